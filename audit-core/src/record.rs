@@ -1,0 +1,390 @@
+//! The record model: one audited action, before it is sealed.
+//!
+//! A [`Record`] is a JSON object shaped after Elastic Common Schema (ECS): `@timestamp`,
+//! `event.action`, `event.outcome`, `user.id`, `source.ip`, ... The integrity fields (`audit.*`)
+//! are not part of a `Record`: only the [sealer](crate::seal) adds them.
+//!
+//! ```
+//! use audit_core::record::{Outcome, Record};
+//! let mut r = Record::new("auth.login", Outcome::Denied, std::time::UNIX_EPOCH)?;
+//! r.set_actor("alice@example.com");
+//! r.set("source.ip", "192.0.2.7")?;
+//! r.set_field("method", "password");
+//! assert_eq!(r.body().get("user").unwrap().get_path("id").unwrap().as_str(), Some("alice@example.com"));
+//! assert_eq!(Outcome::from_body(r.body()), Some(Outcome::Denied));
+//! # Ok::<(), audit_core::record::RecordError>(())
+//! ```
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use crate::canonical::{Object, Value, MAX_SAFE_INTEGER};
+
+/// Name of the top-level object that holds captured arguments and custom fields that have no
+/// ECS home.
+pub const FIELDS_KEY: &str = "fields";
+
+/// The result of an audited action.
+///
+/// ECS knows only `success`, `failure` and `unknown` for `event.outcome`; the finer outcomes
+/// are written as ECS allows (see `docs/FORMAT.md`, "Outcome"):
+///
+/// | outcome | `event.outcome` | extra |
+/// |---|---|---|
+/// | `Success` | `success` | |
+/// | `Failure` | `failure` | |
+/// | `Denied` | `failure` | `event.type: ["denied"]` |
+/// | `Cancelled` | `unknown` | `error.type: "cancelled"` |
+/// | `Panicked` | `failure` | `error.type: "panic"` |
+/// | `Unknown` | `unknown` | |
+///
+/// ```
+/// use audit_core::record::Outcome;
+/// assert_eq!(Outcome::Denied.as_str(), "denied");
+/// assert_eq!("cancelled".parse::<Outcome>().unwrap(), Outcome::Cancelled);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// The action completed as asked.
+    Success,
+    /// The action failed (an `Err`).
+    Failure,
+    /// The action was refused by an authorisation decision.
+    Denied,
+    /// The action never finished: its future was dropped before completion.
+    Cancelled,
+    /// The action panicked.
+    Panicked,
+    /// Nothing is known of the result.
+    Unknown,
+}
+
+impl Outcome {
+    /// All outcomes, in declaration order.
+    pub const ALL: [Outcome; 6] = [
+        Outcome::Success,
+        Outcome::Failure,
+        Outcome::Denied,
+        Outcome::Cancelled,
+        Outcome::Panicked,
+        Outcome::Unknown,
+    ];
+
+    /// This crate's name for the outcome (`success`, `failure`, `denied`, `cancelled`,
+    /// `panicked`, `unknown`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+            Outcome::Denied => "denied",
+            Outcome::Cancelled => "cancelled",
+            Outcome::Panicked => "panicked",
+            Outcome::Unknown => "unknown",
+        }
+    }
+
+    /// The ECS `event.outcome` value.
+    pub fn ecs_outcome(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure | Outcome::Denied | Outcome::Panicked => "failure",
+            Outcome::Cancelled | Outcome::Unknown => "unknown",
+        }
+    }
+
+    /// Read the outcome back from a record body written by [`Record::new`].
+    pub fn from_body(body: &Object) -> Option<Outcome> {
+        let event = body.get("event")?.as_object()?;
+        let ecs = event.get("outcome")?.as_str()?;
+        let denied = event
+            .get("type")
+            .and_then(Value::as_array)
+            .is_some_and(|t| t.iter().any(|v| v.as_str() == Some("denied")));
+        let error_type = body
+            .get("error")
+            .and_then(|e| e.get_path("type"))
+            .and_then(Value::as_str);
+        Some(match (ecs, denied, error_type) {
+            ("success", _, _) => Outcome::Success,
+            ("failure", true, _) => Outcome::Denied,
+            ("failure", _, Some("panic")) => Outcome::Panicked,
+            ("failure", _, _) => Outcome::Failure,
+            ("unknown", _, Some("cancelled")) => Outcome::Cancelled,
+            ("unknown", _, _) => Outcome::Unknown,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Outcome {
+    type Err = RecordError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Outcome::ALL
+            .into_iter()
+            .find(|o| o.as_str() == s)
+            .ok_or_else(|| RecordError::UnknownOutcome(s.to_owned()))
+    }
+}
+
+/// Why a record could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecordError {
+    /// The action name breaks the naming rule.
+    #[error("invalid event action {action:?}: {reason} (expected dotted lowercase segments such as \"auth.login\")")]
+    InvalidAction {
+        /// The name given.
+        action: String,
+        /// The rule it breaks.
+        reason: &'static str,
+    },
+    /// The path names a field that only the record constructor or the sealer may set.
+    #[error("field {0:?} is reserved: `@timestamp`, `event.action`, `event.outcome` and `audit.*` are set by the library")]
+    ReservedField(String),
+    /// The path is empty or has an empty segment.
+    #[error("invalid field path {0:?}: segments must be non-empty and separated by single dots")]
+    InvalidPath(String),
+    /// An outcome name that is not one of the six.
+    #[error(
+        "unknown outcome {0:?}: expected success, failure, denied, cancelled, panicked or unknown"
+    )]
+    UnknownOutcome(String),
+}
+
+/// Check an action name: at most 128 bytes, at least two dot-separated segments, each
+/// starting with `a-z` and made of `a-z`, `0-9`, `_`.
+///
+/// ```
+/// use audit_core::record::validate_action;
+/// assert!(validate_action("auth.login").is_ok());
+/// assert!(validate_action("Auth.Login").is_err());
+/// assert!(validate_action("login").is_err());
+/// ```
+pub fn validate_action(action: &str) -> Result<(), RecordError> {
+    let err = |reason| {
+        Err(RecordError::InvalidAction {
+            action: action.to_owned(),
+            reason,
+        })
+    };
+    if action.len() > 128 {
+        return err("longer than 128 bytes");
+    }
+    let mut segments = 0;
+    for seg in action.split('.') {
+        segments += 1;
+        let mut bytes = seg.bytes();
+        match bytes.next() {
+            None => return err("empty segment"),
+            Some(b'a'..=b'z') => {}
+            Some(_) => return err("each segment must start with a lowercase letter"),
+        }
+        if !bytes.all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_')) {
+            return err("segments may contain only a-z, 0-9 and _");
+        }
+    }
+    if segments < 2 {
+        return err("at least two segments are needed");
+    }
+    Ok(())
+}
+
+/// One audited action, not yet sealed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    body: Object,
+}
+
+impl Record {
+    /// A record for `action` with `outcome` at time `at`.
+    pub fn new(action: &str, outcome: Outcome, at: SystemTime) -> Result<Record, RecordError> {
+        validate_action(action)?;
+        let mut body = Object::with_capacity(8);
+        body.insert("@timestamp", crate::time::format_timestamp(at));
+        let event = body.object_mut("event");
+        event.insert("action", action);
+        event.insert("outcome", outcome.ecs_outcome());
+        let mut record = Record { body };
+        record.apply_outcome_detail(outcome);
+        Ok(record)
+    }
+
+    fn apply_outcome_detail(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Denied => {
+                self.body
+                    .object_mut("event")
+                    .insert("type", vec![Value::from("denied")]);
+            }
+            Outcome::Cancelled => {
+                self.body.object_mut("error").insert("type", "cancelled");
+            }
+            Outcome::Panicked => {
+                self.body.object_mut("error").insert("type", "panic");
+            }
+            Outcome::Success | Outcome::Failure | Outcome::Unknown => {}
+        }
+    }
+
+    /// Wrap an existing body (for example one read back from a log, with `audit` removed).
+    pub fn from_body(body: Object) -> Record {
+        Record { body }
+    }
+
+    /// The action (`event.action`).
+    pub fn action(&self) -> &str {
+        self.body
+            .get("event")
+            .and_then(|e| e.get_path("action"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> &Object {
+        &self.body
+    }
+
+    /// The JSON body, mutable (the redaction engine rewrites values in place).
+    pub fn body_mut(&mut self) -> &mut Object {
+        &mut self.body
+    }
+
+    /// Take the JSON body.
+    pub fn into_body(self) -> Object {
+        self.body
+    }
+
+    /// Set the field at a dotted path (`source.ip`, `user_agent.original`), creating
+    /// intermediate objects. Reserved paths are refused.
+    pub fn set(&mut self, path: &str, value: impl Into<Value>) -> Result<(), RecordError> {
+        check_path(path)?;
+        if is_reserved(path) {
+            return Err(RecordError::ReservedField(path.to_owned()));
+        }
+        insert_path(&mut self.body, path, value.into());
+        Ok(())
+    }
+
+    /// Set `user.id`, the actor.
+    pub fn set_actor(&mut self, id: impl Into<Value>) {
+        self.body.object_mut("user").insert("id", id);
+    }
+
+    /// Set `event.reason`, the human-readable reason of the outcome (an error's message).
+    pub fn set_reason(&mut self, reason: impl Into<String>) {
+        self.body
+            .object_mut("event")
+            .insert("reason", reason.into());
+    }
+
+    /// Set `event.duration` in nanoseconds (saturating at 2^53 - 1, about 104 days).
+    pub fn set_duration(&mut self, d: Duration) {
+        let ns = i64::try_from(d.as_nanos()).map_or(MAX_SAFE_INTEGER, |n| n.min(MAX_SAFE_INTEGER));
+        self.body.object_mut("event").insert("duration", ns);
+    }
+
+    /// Set a custom field under the top-level `fields` object.
+    pub fn set_field(&mut self, name: &str, value: impl Into<Value>) {
+        self.body.object_mut(FIELDS_KEY).insert(name, value);
+    }
+}
+
+fn check_path(path: &str) -> Result<(), RecordError> {
+    if path.is_empty() || path.split('.').any(str::is_empty) {
+        return Err(RecordError::InvalidPath(path.to_owned()));
+    }
+    Ok(())
+}
+
+/// `@timestamp`, `event.action`, `event.outcome` and everything under `audit`.
+pub fn is_reserved(path: &str) -> bool {
+    path == "@timestamp"
+        || path == "audit"
+        || path.starts_with("audit.")
+        || path == "event"
+        || path == "event.action"
+        || path == "event.outcome"
+}
+
+/// Insert `value` at a dotted path, creating (or replacing non-object) intermediates.
+pub(crate) fn insert_path(obj: &mut Object, path: &str, value: Value) {
+    match path.split_once('.') {
+        None => {
+            obj.insert(path, value);
+        }
+        Some((head, rest)) => insert_path(obj.object_mut(head), rest, value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::UNIX_EPOCH;
+
+    #[test]
+    fn actions() {
+        for ok in [
+            "auth.login",
+            "a.b",
+            "session.timeout_idle",
+            "iam.role2.grant",
+        ] {
+            validate_action(ok).unwrap();
+        }
+        for bad in [
+            "",
+            "auth",
+            "auth.",
+            ".auth",
+            "Auth.login",
+            "auth.lo-gin",
+            "auth.1x",
+            "auth..x",
+        ] {
+            assert!(validate_action(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn outcomes_round_trip_through_the_body() {
+        for o in Outcome::ALL {
+            let r = Record::new("auth.login", o, UNIX_EPOCH).unwrap();
+            assert_eq!(Outcome::from_body(r.body()), Some(o));
+        }
+    }
+
+    #[test]
+    fn reserved_fields_refused() {
+        let mut r = Record::new("auth.login", Outcome::Success, UNIX_EPOCH).unwrap();
+        for p in [
+            "audit.seq",
+            "audit",
+            "@timestamp",
+            "event.outcome",
+            "event.action",
+        ] {
+            assert_eq!(r.set(p, 1), Err(RecordError::ReservedField(p.into())));
+        }
+        assert_eq!(
+            r.set("a..b", 1),
+            Err(RecordError::InvalidPath("a..b".into()))
+        );
+        r.set("source.ip", "10.0.0.1").unwrap();
+        assert_eq!(
+            r.body()
+                .get("source")
+                .unwrap()
+                .get_path("ip")
+                .unwrap()
+                .as_str(),
+            Some("10.0.0.1")
+        );
+    }
+}

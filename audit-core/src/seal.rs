@@ -1,0 +1,283 @@
+//! The sealer: the only place that assigns `seq` and `prev` and seals records with a MAC.
+//!
+//! One sealer owns one chain. It adds the integrity object to each record,
+//!
+//! ```text
+//! "audit": {"chain": <32 hex>, "kid": <key id>, "mac": <64 hex>, "prev": <64 hex>, "seq": <n>, "v": 1}
+//! ```
+//!
+//! evolving its key at each epoch boundary (and rewriting the key's state file first, when
+//! it has one), and returns the canonical line ready to append.
+//!
+//! ```
+//! use audit_core::keys::SealingKey;
+//! use audit_core::record::{Outcome, Record};
+//! use audit_core::seal::Sealer;
+//! let (sk, _vk) = SealingKey::generate("k1", 2)?;
+//! let mut sealer = Sealer::with_chain_id(sk, "00112233445566778899aabbccddeeff")?;
+//! for _ in 0..3 {
+//!     let r = Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?;
+//!     sealer.seal(r)?;
+//! }
+//! let head = sealer.head().unwrap();
+//! assert_eq!(head.seq, 2);
+//! assert_eq!(sealer.key().epoch(), 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use crate::canonical::{Object, Value, MAX_SAFE_INTEGER};
+use crate::checkpoint::Checkpoint;
+use crate::keys::{KeyError, MacKey, SealingKey};
+use crate::record::Record;
+use crate::signing::{encode_mac, ZERO_MAC};
+
+/// The format version written in `audit.v`.
+pub const FORMAT_VERSION: i64 = 1;
+
+/// Where a chain stands: its id, the last sealed `seq` and that record's MAC.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainHead {
+    /// The chain id.
+    pub chain: String,
+    /// The `seq` of the last record.
+    pub seq: u64,
+    /// The MAC of the last record (64 lowercase hex digits).
+    pub mac: String,
+}
+
+/// A sealed record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sealed {
+    /// Its position in the chain.
+    pub seq: u64,
+    /// Its MAC (lowercase hex).
+    pub mac: String,
+    /// The canonical JSON line, newline-terminated.
+    pub line: String,
+}
+
+/// Why a record could not be sealed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SealError {
+    /// The key could not evolve or its state file could not be rewritten.
+    #[error("sealing key: {0}")]
+    Key(#[from] KeyError),
+    /// The chain has reached 2^53 records.
+    #[error("the chain is full: seq cannot exceed 2^53 - 1; start a new chain")]
+    ChainFull,
+    /// The chain id is not 1 to 64 characters of `0-9 a-z A-Z - _`.
+    #[error("invalid chain id {0:?}: use 1 to 64 characters from 0-9, a-z, A-Z, '-', '_'")]
+    InvalidChainId(String),
+}
+
+/// Seals records into one chain.
+#[derive(Debug)]
+pub struct Sealer {
+    key: SealingKey,
+    mac_key: MacKey,
+    chain: String,
+    next_seq: u64,
+    prev: String,
+    state_path: Option<PathBuf>,
+}
+
+fn validate_chain_id(chain: &str) -> Result<(), SealError> {
+    let ok = !chain.is_empty()
+        && chain.len() <= 64
+        && chain
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(SealError::InvalidChainId(chain.to_owned()))
+    }
+}
+
+impl Sealer {
+    /// Start a new chain with a random id.
+    pub fn new_chain(key: SealingKey) -> Result<Sealer, SealError> {
+        let chain = crate::keys::random_chain_id()?;
+        Sealer::with_chain_id(key, &chain)
+    }
+
+    /// Start a new chain with the given id (deterministic tests, snapshot helpers).
+    pub fn with_chain_id(key: SealingKey, chain: &str) -> Result<Sealer, SealError> {
+        validate_chain_id(chain)?;
+        Sealer::at(key, chain.to_owned(), 0, ZERO_MAC.to_owned())
+    }
+
+    /// Continue an existing chain after `head` (read back from the log's tail).
+    pub fn resume(key: SealingKey, head: &ChainHead) -> Result<Sealer, SealError> {
+        validate_chain_id(&head.chain)?;
+        let next = head.seq.checked_add(1).ok_or(SealError::ChainFull)?;
+        Sealer::at(key, head.chain.clone(), next, head.mac.clone())
+    }
+
+    fn at(
+        mut key: SealingKey,
+        chain: String,
+        next_seq: u64,
+        prev: String,
+    ) -> Result<Sealer, SealError> {
+        key.advance_to(key.epoch_of(next_seq))?;
+        let mac_key = key.mac_key();
+        Ok(Sealer {
+            key,
+            mac_key,
+            chain,
+            next_seq,
+            prev,
+            state_path: None,
+        })
+    }
+
+    /// Rewrite this state file (atomically, 0600) whenever the key evolves, before the first
+    /// record of the new epoch is sealed, so the old epoch key is gone from disk too.
+    pub fn persist_key_to(mut self, path: impl Into<PathBuf>) -> Result<Sealer, SealError> {
+        let path = path.into();
+        self.key.store(&path)?;
+        self.state_path = Some(path);
+        Ok(self)
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> &str {
+        &self.chain
+    }
+
+    /// The current sealing key (its Debug shows no key bytes).
+    pub fn key(&self) -> &SealingKey {
+        &self.key
+    }
+
+    /// The seq the next record will get.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// The head after the last sealed record, or `None` before the first.
+    pub fn head(&self) -> Option<ChainHead> {
+        let seq = self.next_seq.checked_sub(1)?;
+        Some(ChainHead {
+            chain: self.chain.clone(),
+            seq,
+            mac: self.prev.clone(),
+        })
+    }
+
+    /// Switch to a new key (a new kid) and continue the same chain with it.
+    pub fn rotate_key(&mut self, mut key: SealingKey) -> Result<(), SealError> {
+        key.advance_to(key.epoch_of(self.next_seq))?;
+        if let Some(path) = &self.state_path {
+            key.store(path)?;
+        }
+        self.mac_key = key.mac_key();
+        self.key = key;
+        Ok(())
+    }
+
+    /// Seal a record: assign the next seq, link it to the previous MAC, sign it.
+    pub fn seal(&mut self, record: Record) -> Result<Sealed, SealError> {
+        self.seal_body(record.into_body())
+    }
+
+    /// Seal a record body (an object without `audit`; any `audit` member is replaced).
+    pub fn seal_body(&mut self, mut body: Object) -> Result<Sealed, SealError> {
+        let seq = self.next_seq;
+        if seq > MAX_SAFE_INTEGER as u64 {
+            return Err(SealError::ChainFull);
+        }
+        let epoch = self.key.epoch_of(seq);
+        if self.key.advance_to(epoch)? {
+            if let Some(path) = &self.state_path {
+                self.key.store(path)?;
+            }
+            self.mac_key = self.key.mac_key();
+        }
+        let mut audit = Object::with_capacity(6);
+        audit.insert("chain", self.chain.as_str());
+        audit.insert("kid", self.key.kid());
+        audit.insert("prev", self.prev.as_str());
+        audit.insert("seq", seq as i64);
+        audit.insert("v", FORMAT_VERSION);
+        body.insert("audit", audit);
+        let mut value = Value::Object(body);
+        let unsigned = value.to_canonical_string();
+        let mac = encode_mac(&self.mac_key.mac(unsigned.as_bytes()));
+        if let Some(audit) = value
+            .as_object_mut()
+            .and_then(|b| b.get_mut("audit"))
+            .and_then(Value::as_object_mut)
+        {
+            audit.insert("mac", mac.as_str());
+        }
+        let mut line = String::with_capacity(unsigned.len() + 80);
+        value.write_canonical(&mut line);
+        line.push('\n');
+        self.next_seq = seq + 1;
+        self.prev.clone_from(&mac);
+        Ok(Sealed { seq, mac, line })
+    }
+
+    /// A signed checkpoint of the current head, to publish to a witness.
+    pub fn checkpoint(&self, at: SystemTime) -> Option<Checkpoint> {
+        let head = self.head()?;
+        Some(Checkpoint::sign(&head, &self.key, &self.mac_key, at))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canonical::parse_canonical;
+    use crate::record::Outcome;
+    use crate::signing::{mac_matches, record_mac};
+
+    #[test]
+    fn seal_links_and_signs() {
+        let (sk, vk) = SealingKey::generate("k1", 2).unwrap();
+        let mut s = Sealer::with_chain_id(sk, "c1").unwrap();
+        let mut prev = ZERO_MAC.to_owned();
+        for i in 0..5u64 {
+            let r = Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH).unwrap();
+            let sealed = s.seal(r).unwrap();
+            assert_eq!(sealed.seq, i);
+            assert!(sealed.line.ends_with('\n'));
+            let v = parse_canonical(sealed.line.trim_end()).unwrap();
+            let obj = v.as_object().unwrap();
+            assert_eq!(
+                v.get_path("audit.prev").unwrap().as_str(),
+                Some(prev.as_str())
+            );
+            let mk = crate::keys::EpochCache::default().mac_key(&vk, i / 2);
+            assert!(mac_matches(&record_mac(&mk, obj), &sealed.mac));
+            prev = sealed.mac;
+        }
+    }
+
+    #[test]
+    fn resume_continues_and_refuses_bad_chain_ids() {
+        let (sk, _) = SealingKey::generate("k1", 2).unwrap();
+        let head = ChainHead {
+            chain: "abc".into(),
+            seq: 6,
+            mac: "11".repeat(32),
+        };
+        let mut s = Sealer::resume(sk, &head).unwrap();
+        assert_eq!(s.key().epoch(), 3);
+        let sealed = s
+            .seal(Record::new("a.b", Outcome::Success, std::time::UNIX_EPOCH).unwrap())
+            .unwrap();
+        assert_eq!(sealed.seq, 7);
+        let (sk, _) = SealingKey::generate("k1", 2).unwrap();
+        assert!(matches!(
+            Sealer::with_chain_id(sk, "a b"),
+            Err(SealError::InvalidChainId(_))
+        ));
+    }
+}

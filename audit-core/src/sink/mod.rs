@@ -1,0 +1,41 @@
+//! Where sealed lines go.
+//!
+//! - [`file`]: the append-only file log (one writer per file, locked; files 0600).
+//!
+//! ```
+//! let opts = audit_core::sink::open_options_private();
+//! # let _ = opts;
+//! ```
+
+use std::fs::OpenOptions;
+use std::path::Path;
+
+pub mod file;
+
+/// `OpenOptions` that create files readable and writable by the owner only (0600 on Unix).
+pub fn open_options_private() -> OpenOptions {
+    #[allow(unused_mut)]
+    let mut o = OpenOptions::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o
+}
+
+/// fsync the directory holding `path`, so that a newly created or renamed file survives a
+/// crash (a no-op where directories cannot be opened).
+pub fn sync_parent_dir(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        std::fs::File::open(parent)?.sync_all()?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}

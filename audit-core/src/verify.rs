@@ -1,0 +1,1109 @@
+//! The verifier: the only place that checks MACs and chain links.
+//!
+//! It reads a log (one file, several rotated files in order, or a string) and checks every
+//! line: canonical form, the integrity object, the MAC under the epoch key derived from the
+//! record's `seq`, `seq` continuity, `prev` links, file headers, and — when given — signed
+//! checkpoints from a witness and the state of an earlier verification. It fails closed: an
+//! unsealed or unverifiable record is never reported as OK. It does not stop at the first
+//! fault; the [`Report`] lists every finding with file, line and seq.
+//!
+//! | verdict | exit code | meaning |
+//! |---|---|---|
+//! | `OK` | 0 | every record verified, nothing missing that a checkpoint or state knows of |
+//! | `TAMPERED` | 1 | a record was changed, removed, inserted, reordered, spliced or unsealed |
+//! | `INCOMPLETE_TAIL` | 3 | the last line was cut off mid-write (a crash), the rest verified |
+//! | `TRUNCATED` | 4 | records a checkpoint vouches for are missing at the end |
+//! | `ROLLED_BACK` | 5 | the log is older than (or differs from) the one verified before (`--state`) |
+//! | `UNKNOWN_KEY` | 6 | records signed with a key id not in the keyring |
+//!
+//! When several apply, the verdict is the most severe (TAMPERED first).
+//!
+//! ```
+//! use audit_core::keys::SealingKey;
+//! use audit_core::record::{Outcome, Record};
+//! use audit_core::seal::Sealer;
+//! use audit_core::verify::{Verdict, Verifier, VerifyOptions};
+//! let (sk, vk) = SealingKey::generate("k1", 4)?;
+//! let mut sealer = Sealer::new_chain(sk)?;
+//! let mut log = String::new();
+//! for _ in 0..3 {
+//!     log += &sealer.seal(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?.line;
+//! }
+//! let tampered = log.replacen("success", "failure", 1);
+//! let options = VerifyOptions { check_file_headers: false, ..VerifyOptions::default() };
+//! let report = Verifier::new(vk.into()).with_options(options).verify_str("mem", &tampered);
+//! assert_eq!(report.verdict(), Verdict::Tampered);
+//! assert_eq!(report.findings[0].seq, Some(0));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use sha2::{Digest, Sha256};
+
+use crate::canonical::{self, Object, ParseErrorKind, Value};
+use crate::checkpoint::Checkpoint;
+use crate::keys::{EpochCache, KeyError, Keyring};
+use crate::signing::{decode_mac, mac_input, mac_matches, ZERO_MAC};
+use crate::sink::file::{FILE_OPEN_ACTION, RECOVERED_ACTION};
+
+/// The overall result of a verification.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Verdict {
+    /// Every record verified.
+    Ok,
+    /// The last line is incomplete (a crash mid-write); everything before it verified.
+    IncompleteTail,
+    /// Records that a key id not in the keyring signed could not be checked.
+    UnknownKey,
+    /// Records are missing at the end.
+    Truncated,
+    /// The log went backwards against the verifier's state.
+    RolledBack,
+    /// Something was changed, removed, inserted, reordered or spliced.
+    Tampered,
+}
+
+impl Verdict {
+    /// The verdict's name as printed (`OK`, `TAMPERED`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Ok => "OK",
+            Verdict::IncompleteTail => "INCOMPLETE_TAIL",
+            Verdict::UnknownKey => "UNKNOWN_KEY",
+            Verdict::Truncated => "TRUNCATED",
+            Verdict::RolledBack => "ROLLED_BACK",
+            Verdict::Tampered => "TAMPERED",
+        }
+    }
+
+    /// The process exit code of `audit-log verify` for this verdict.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Verdict::Ok => 0,
+            Verdict::Tampered => 1,
+            Verdict::IncompleteTail => 3,
+            Verdict::Truncated => 4,
+            Verdict::RolledBack => 5,
+            Verdict::UnknownKey => 6,
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a finding is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FindingKind {
+    /// See [`Verdict::Tampered`].
+    Tampered,
+    /// See [`Verdict::Truncated`].
+    Truncated,
+    /// See [`Verdict::RolledBack`].
+    RolledBack,
+    /// See [`Verdict::UnknownKey`].
+    UnknownKey,
+    /// See [`Verdict::IncompleteTail`].
+    IncompleteTail,
+    /// A torn line that the writer documented with a signed recovery record: evidence of a
+    /// crash, not of tampering. Does not change the verdict.
+    Recovered,
+}
+
+impl FindingKind {
+    /// The verdict this finding implies, if any.
+    pub fn verdict(self) -> Option<Verdict> {
+        match self {
+            FindingKind::Tampered => Some(Verdict::Tampered),
+            FindingKind::Truncated => Some(Verdict::Truncated),
+            FindingKind::RolledBack => Some(Verdict::RolledBack),
+            FindingKind::UnknownKey => Some(Verdict::UnknownKey),
+            FindingKind::IncompleteTail => Some(Verdict::IncompleteTail),
+            FindingKind::Recovered => None,
+        }
+    }
+
+    /// The name as printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::Recovered => "RECOVERED",
+            other => other.verdict().map_or("", Verdict::as_str),
+        }
+    }
+}
+
+/// One fault (or note) found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// Its kind.
+    pub kind: FindingKind,
+    /// The file (as given), or the name passed to [`Verifier::verify_str`].
+    pub file: String,
+    /// The 1-based line, or 0 when the finding is about the log as a whole.
+    pub line: u64,
+    /// The seq concerned, when known.
+    pub seq: Option<u64>,
+    /// What is wrong, in words.
+    pub message: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.kind.as_str(), self.file)?;
+        if self.line > 0 {
+            write!(f, ":{}", self.line)?;
+        }
+        if let Some(seq) = self.seq {
+            write!(f, " seq {seq}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// What was seen of one chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainSummary {
+    /// The chain id.
+    pub chain: String,
+    /// The first seq seen.
+    pub first_seq: u64,
+    /// The last seq seen.
+    pub last_seq: u64,
+    /// The claimed MAC of the last record.
+    pub head: String,
+    /// Records seen.
+    pub records: u64,
+    /// Key ids seen.
+    pub kids: Vec<String>,
+}
+
+/// The result of verifying a log.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Files (or names) read, in order.
+    pub files: Vec<String>,
+    /// Lines read.
+    pub lines: u64,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Records whose MAC verified.
+    pub verified: u64,
+    /// The chain (one per log), if any record was seen.
+    pub chain: Option<ChainSummary>,
+    /// Every finding, in order.
+    pub findings: Vec<Finding>,
+}
+
+impl Report {
+    /// The most severe verdict among the findings.
+    pub fn verdict(&self) -> Verdict {
+        self.findings
+            .iter()
+            .filter_map(|f| f.kind.verdict())
+            .max()
+            .unwrap_or(Verdict::Ok)
+    }
+
+    /// The report as a JSON value (for `--json`).
+    pub fn to_json(&self) -> Value {
+        let mut o = Object::new();
+        o.insert("verdict", self.verdict().as_str());
+        o.insert("exit_code", self.verdict().exit_code());
+        o.insert(
+            "files",
+            self.files
+                .iter()
+                .map(|f| Value::from(f.as_str()))
+                .collect::<Vec<_>>(),
+        );
+        o.insert("lines", self.lines as i64);
+        o.insert("bytes", self.bytes as i64);
+        o.insert("verified", self.verified as i64);
+        if let Some(c) = &self.chain {
+            let mut co = Object::new();
+            co.insert("id", c.chain.as_str());
+            co.insert("first_seq", c.first_seq as i64);
+            co.insert("last_seq", c.last_seq as i64);
+            co.insert("head", c.head.as_str());
+            co.insert("records", c.records as i64);
+            co.insert(
+                "kids",
+                c.kids
+                    .iter()
+                    .map(|k| Value::from(k.as_str()))
+                    .collect::<Vec<_>>(),
+            );
+            o.insert("chain", co);
+        }
+        let findings: Vec<Value> = self
+            .findings
+            .iter()
+            .map(|f| {
+                let mut fo = Object::new();
+                fo.insert("kind", f.kind.as_str());
+                fo.insert("file", f.file.as_str());
+                fo.insert("line", f.line as i64);
+                fo.insert("seq", f.seq.map(|s| s as i64));
+                fo.insert("message", f.message.as_str());
+                Value::Object(fo)
+            })
+            .collect();
+        o.insert("findings", findings);
+        Value::Object(o)
+    }
+}
+
+/// Errors that stop a verification before it starts (unreadable input).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// A file or directory could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A directory held no log files.
+    #[error("{0} holds no log files")]
+    NoFiles(PathBuf),
+    /// The state file is malformed.
+    #[error("verifier state {path} line {line}: {reason}")]
+    BadState {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The state file could not be written.
+    #[error("writing verifier state: {0}")]
+    StateWrite(#[from] KeyError),
+}
+
+/// The last verified head of each chain, remembered between verifications (`--state`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VerifierState {
+    heads: BTreeMap<String, (u64, String, String)>,
+}
+
+impl VerifierState {
+    /// Load a state file; a missing file is an empty state.
+    pub fn load(path: &Path) -> Result<VerifierState, VerifyError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(VerifierState::default())
+            }
+            Err(source) => {
+                return Err(VerifyError::Io {
+                    path: path.to_owned(),
+                    source,
+                })
+            }
+        };
+        let mut state = VerifierState::default();
+        for (i, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let bad = |reason: String| VerifyError::BadState {
+                path: path.to_owned(),
+                line: i + 1,
+                reason,
+            };
+            let v = canonical::parse(line).map_err(|e| bad(e.to_string()))?;
+            let chain = v.get_path("chain").and_then(Value::as_str);
+            let seq = v
+                .get_path("seq")
+                .and_then(Value::as_i64)
+                .and_then(|s| u64::try_from(s).ok());
+            let head = v.get_path("head").and_then(Value::as_str);
+            let at = v
+                .get_path("verified_at")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            match (chain, seq, head) {
+                (Some(c), Some(s), Some(h)) => {
+                    state
+                        .heads
+                        .insert(c.to_owned(), (s, h.to_owned(), at.to_owned()));
+                }
+                _ => {
+                    return Err(bad(
+                        "expected {\"chain\",\"head\",\"seq\",\"verified_at\"}".into()
+                    ))
+                }
+            }
+        }
+        Ok(state)
+    }
+
+    /// Write the state file atomically (mode 0600).
+    pub fn save(&self, path: &Path) -> Result<(), VerifyError> {
+        let mut text = String::new();
+        for (chain, (seq, head, at)) in &self.heads {
+            let mut o = Object::new();
+            o.insert("chain", chain.as_str());
+            o.insert("head", head.as_str());
+            o.insert("seq", *seq as i64);
+            o.insert("verified_at", at.as_str());
+            text += &Value::Object(o).to_canonical_string();
+            text.push('\n');
+        }
+        crate::keys::write_private_atomic(path, text.trim_end().as_bytes())?;
+        Ok(())
+    }
+
+    /// The remembered head of a chain: (seq, mac).
+    pub fn head(&self, chain: &str) -> Option<(u64, &str)> {
+        self.heads.get(chain).map(|(s, h, _)| (*s, h.as_str()))
+    }
+}
+
+/// Options of a verification.
+#[derive(Clone, Debug)]
+pub struct VerifyOptions {
+    /// Require each line to be byte-for-byte canonical (true for log files). False accepts
+    /// records that went through a JSON re-serializer and checks them after
+    /// re-canonicalisation.
+    pub strict_canonical: bool,
+    /// Require every file to start with its `audit.file.open` header naming the file.
+    pub check_file_headers: bool,
+    /// Accept a log whose first record is not seq 0 (older files removed by retention).
+    pub allow_partial_head: bool,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions {
+            strict_canonical: true,
+            check_file_headers: true,
+            allow_partial_head: false,
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Checkpoint,
+    State,
+}
+
+struct Expectation {
+    head: String,
+    source: Source,
+    matched: bool,
+}
+
+struct BadLine {
+    file: String,
+    line: u64,
+    len: u64,
+    sha256: String,
+    reason: String,
+    seq: Option<u64>,
+}
+
+/// Verifies logs against a keyring.
+pub struct Verifier {
+    keyring: Keyring,
+    cache: EpochCache,
+    options: VerifyOptions,
+    checkpoints: Vec<Checkpoint>,
+    state: Option<VerifierState>,
+    progress: Option<Box<dyn FnMut(u64) + Send>>,
+    // walk state
+    report: Report,
+    chain: Option<String>,
+    next_seq: u64,
+    last_mac: String,
+    first_seq: u64,
+    kids: BTreeSet<String>,
+    pending_bad: Option<BadLine>,
+    expectations: BTreeMap<u64, Vec<Expectation>>,
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field("kids", &self.keyring.kids().collect::<Vec<_>>())
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Verifier {
+    /// A verifier with default options (strict, file headers checked, chain from seq 0).
+    pub fn new(keyring: Keyring) -> Verifier {
+        Verifier {
+            keyring,
+            cache: EpochCache::default(),
+            options: VerifyOptions::default(),
+            checkpoints: Vec::new(),
+            state: None,
+            progress: None,
+            report: Report::default(),
+            chain: None,
+            next_seq: 0,
+            last_mac: String::new(),
+            first_seq: 0,
+            kids: BTreeSet::new(),
+            pending_bad: None,
+            expectations: BTreeMap::new(),
+        }
+    }
+
+    /// Set the options.
+    pub fn with_options(mut self, options: VerifyOptions) -> Verifier {
+        self.options = options;
+        self
+    }
+
+    /// Check the log against these checkpoints (from a witness).
+    pub fn with_checkpoints(mut self, checkpoints: Vec<Checkpoint>) -> Verifier {
+        self.checkpoints = checkpoints;
+        self
+    }
+
+    /// Check the log against the state of an earlier verification.
+    pub fn with_state(mut self, state: VerifierState) -> Verifier {
+        self.state = Some(state);
+        self
+    }
+
+    /// Call `f` with the number of bytes read so far, after each line.
+    pub fn on_progress(mut self, f: impl FnMut(u64) + Send + 'static) -> Verifier {
+        self.progress = Some(Box::new(f));
+        self
+    }
+
+    /// The state after a verification: the previous state with this log's head, when the
+    /// verdict was OK or INCOMPLETE_TAIL. Save it with [`VerifierState::save`].
+    pub fn updated_state(&self, report: &Report) -> VerifierState {
+        let mut state = self.state.clone().unwrap_or_default();
+        if matches!(report.verdict(), Verdict::Ok | Verdict::IncompleteTail) {
+            if let Some(c) = &report.chain {
+                let at = crate::time::format_timestamp(SystemTime::now());
+                state
+                    .heads
+                    .insert(c.chain.clone(), (c.last_seq, c.head.clone(), at));
+            }
+        }
+        state
+    }
+
+    /// Verify a log held in memory. `name` labels the findings and, unless
+    /// [`VerifyOptions::check_file_headers`] is off, must be the file name the first
+    /// record's header names.
+    pub fn verify_str(&mut self, name: &str, text: &str) -> Report {
+        self.begin();
+        self.walk_bytes(name, text.as_bytes(), true);
+        self.finish()
+    }
+
+    /// Verify files in order (a rotated log: oldest first).
+    pub fn verify_files(&mut self, paths: &[PathBuf]) -> Result<Report, VerifyError> {
+        let mut readers = Vec::with_capacity(paths.len());
+        for p in paths {
+            let f = File::open(p).map_err(|source| VerifyError::Io {
+                path: p.clone(),
+                source,
+            })?;
+            readers.push((
+                p.display().to_string(),
+                BufReader::with_capacity(1 << 20, f),
+            ));
+        }
+        self.begin();
+        let n = readers.len();
+        for (i, (name, mut reader)) in readers.into_iter().enumerate() {
+            self.walk_reader(&name, &mut reader, i + 1 == n)
+                .map_err(|source| VerifyError::Io {
+                    path: PathBuf::from(&name),
+                    source,
+                })?;
+        }
+        Ok(self.finish())
+    }
+
+    /// Verify every log file of a directory, in name order (see [`log_files_in`]).
+    pub fn verify_dir(&mut self, dir: &Path) -> Result<Report, VerifyError> {
+        let files = log_files_in(dir)?;
+        self.verify_files(&files)
+    }
+
+    fn begin(&mut self) {
+        self.report = Report::default();
+        self.chain = None;
+        self.next_seq = 0;
+        self.last_mac.clear();
+        self.kids.clear();
+        self.pending_bad = None;
+        self.expectations.clear();
+    }
+
+    fn walk_reader(
+        &mut self,
+        name: &str,
+        reader: &mut impl BufRead,
+        last_file: bool,
+    ) -> std::io::Result<()> {
+        self.report.files.push(name.to_owned());
+        let mut buf = Vec::with_capacity(4096);
+        let mut line_no = 0u64;
+        loop {
+            buf.clear();
+            let n = reader.read_until(b'\n', &mut buf)?;
+            if n == 0 {
+                break;
+            }
+            line_no += 1;
+            self.line(name, line_no, &buf, last_file);
+        }
+        self.end_file(name, line_no);
+        Ok(())
+    }
+
+    fn walk_bytes(&mut self, name: &str, data: &[u8], last_file: bool) {
+        self.report.files.push(name.to_owned());
+        let mut line_no = 0u64;
+        for piece in data.split_inclusive(|&b| b == b'\n') {
+            line_no += 1;
+            self.line(name, line_no, piece, last_file);
+        }
+        self.end_file(name, line_no);
+    }
+
+    fn end_file(&mut self, name: &str, lines: u64) {
+        if lines == 0 {
+            self.finding(
+                FindingKind::Truncated,
+                name,
+                0,
+                None,
+                "the file is empty: a log file always starts with its header record, so its content was cut".into(),
+            );
+        }
+        self.flush_bad();
+    }
+
+    fn finding(
+        &mut self,
+        kind: FindingKind,
+        file: &str,
+        line: u64,
+        seq: Option<u64>,
+        message: String,
+    ) {
+        self.report.findings.push(Finding {
+            kind,
+            file: file.to_owned(),
+            line,
+            seq,
+            message,
+        });
+    }
+
+    fn flush_bad(&mut self) {
+        if let Some(bad) = self.pending_bad.take() {
+            self.finding(
+                FindingKind::Tampered,
+                &bad.file,
+                bad.line,
+                bad.seq,
+                bad.reason,
+            );
+        }
+    }
+
+    fn line(&mut self, file: &str, line_no: u64, raw: &[u8], last_file: bool) {
+        self.report.lines += 1;
+        self.report.bytes += raw.len() as u64;
+        if let Some(p) = self.progress.as_mut() {
+            p(self.report.bytes);
+        }
+        let Some(content) = raw.strip_suffix(b"\n") else {
+            // No newline: the final piece of a file.
+            self.flush_bad();
+            if last_file {
+                self.finding(
+                    FindingKind::IncompleteTail,
+                    file,
+                    line_no,
+                    None,
+                    format!(
+                        "the last line ({} bytes) has no newline: a write was cut off (crash or full disk); every record before it verified",
+                        raw.len()
+                    ),
+                );
+            } else {
+                self.finding(
+                    FindingKind::Tampered,
+                    file,
+                    line_no,
+                    None,
+                    "a file before the last ends in the middle of a line: it was cut or spliced"
+                        .into(),
+                );
+            }
+            return;
+        };
+        match self.parse_record(content) {
+            Ok(obj) => self.record(file, line_no, content, obj),
+            Err((reason, seq)) => {
+                self.flush_bad();
+                self.pending_bad = Some(BadLine {
+                    file: file.to_owned(),
+                    line: line_no,
+                    len: content.len() as u64,
+                    sha256: hex::encode(Sha256::digest(content)),
+                    reason,
+                    seq,
+                });
+            }
+        }
+    }
+
+    fn parse_record(&self, content: &[u8]) -> Result<Object, (String, Option<u64>)> {
+        let parsed = if self.options.strict_canonical {
+            match canonical::parse_bytes(content) {
+                Ok(v) => {
+                    let canon = v.to_canonical_string();
+                    if canon.as_bytes() != content {
+                        let at = canon
+                            .bytes()
+                            .zip(content.iter())
+                            .position(|(a, b)| a != *b)
+                            .unwrap_or(canon.len().min(content.len()));
+                        let seq = v
+                            .get_path("audit.seq")
+                            .and_then(Value::as_i64)
+                            .map(|s| s as u64);
+                        return Err((format!("the line is not in canonical form (first difference at byte {at}): it was edited or re-serialized"), seq));
+                    }
+                    v
+                }
+                Err(e) => return Err((describe_parse_error(&e), None)),
+            }
+        } else {
+            canonical::parse_bytes(content).map_err(|e| (describe_parse_error(&e), None))?
+        };
+        match parsed {
+            Value::Object(o) => Ok(o),
+            _ => Err(("the line is not a JSON object".into(), None)),
+        }
+    }
+
+    fn record(&mut self, file: &str, line_no: u64, content: &[u8], obj: Object) {
+        // The integrity object: fail closed on anything missing or malformed.
+        let audit = obj.get("audit").and_then(Value::as_object);
+        let field = |k: &str| audit.and_then(|a| a.get(k));
+        let seq = field("seq")
+            .and_then(Value::as_i64)
+            .and_then(|s| u64::try_from(s).ok());
+        let chain = field("chain").and_then(Value::as_str).map(str::to_owned);
+        let kid = field("kid").and_then(Value::as_str).map(str::to_owned);
+        let prev = field("prev").and_then(Value::as_str).map(str::to_owned);
+        let mac = field("mac").and_then(Value::as_str).map(str::to_owned);
+        let version = field("v").and_then(Value::as_i64);
+        let action = obj
+            .get("event")
+            .and_then(|e| e.get_path("action"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let (Some(seq), Some(chain), Some(kid), Some(prev), Some(mac)) =
+            (seq, chain, kid, prev, mac)
+        else {
+            self.flush_bad();
+            self.pending_bad = Some(BadLine {
+                file: file.to_owned(),
+                line: line_no,
+                len: content.len() as u64,
+                sha256: hex::encode(Sha256::digest(content)),
+                reason: "unsealed record: audit.chain, audit.seq, audit.kid, audit.prev or audit.mac is missing or mistyped".into(),
+                seq,
+            });
+            return;
+        };
+        let well_formed = decode_mac(&mac).is_some() && decode_mac(&prev).is_some();
+
+        // A bad line just before: excused only by a matching recovery record.
+        if let Some(bad) = self.pending_bad.take() {
+            let fields = obj.get("fields");
+            let torn_len = fields
+                .and_then(|f| f.get_path("torn_bytes"))
+                .and_then(Value::as_i64);
+            let torn_sha = fields
+                .and_then(|f| f.get_path("torn_sha256"))
+                .and_then(Value::as_str);
+            if action == RECOVERED_ACTION
+                && torn_len == Some(bad.len as i64)
+                && torn_sha == Some(bad.sha256.as_str())
+            {
+                self.finding(
+                    FindingKind::Recovered,
+                    &bad.file,
+                    bad.line,
+                    None,
+                    format!("a torn line of {} bytes (an interrupted write) is documented by the signed recovery record at line {line_no}", bad.len),
+                );
+            } else {
+                self.finding(
+                    FindingKind::Tampered,
+                    &bad.file,
+                    bad.line,
+                    bad.seq,
+                    bad.reason,
+                );
+            }
+        }
+
+        // The MAC.
+        let mut mac_ok = false;
+        if version != Some(1) {
+            self.finding(
+                FindingKind::Tampered,
+                file,
+                line_no,
+                Some(seq),
+                format!("unsupported format version {version:?} (audit.v must be 1)"),
+            );
+        } else if !well_formed {
+            self.finding(
+                FindingKind::Tampered,
+                file,
+                line_no,
+                Some(seq),
+                "audit.mac or audit.prev is not 64 lowercase hex digits".into(),
+            );
+        } else if let Some(vk) = self.keyring.get(&kid) {
+            let mk = self.cache.mac_key(vk, vk.epoch_of(seq));
+            if mac_matches(&mk.mac(mac_input(&obj).as_bytes()), &mac) {
+                mac_ok = true;
+                self.report.verified += 1;
+            } else {
+                self.finding(
+                    FindingKind::Tampered,
+                    file,
+                    line_no,
+                    Some(seq),
+                    format!("MAC mismatch: the record was altered, or sealed with another key or epoch than kid {kid:?} at epoch {} derives", vk.epoch_of(seq)),
+                );
+            }
+        } else {
+            let have: Vec<&str> = self.keyring.kids().collect();
+            self.finding(
+                FindingKind::UnknownKey,
+                file,
+                line_no,
+                Some(seq),
+                format!(
+                    "signed with key id {kid:?}, which is not in the keyring (have: {})",
+                    if have.is_empty() {
+                        "none".into()
+                    } else {
+                        have.join(", ")
+                    }
+                ),
+            );
+        }
+        self.kids.insert(kid);
+
+        // The chain.
+        match &self.chain {
+            None => {
+                self.chain = Some(chain.clone());
+                self.first_seq = seq;
+                self.load_expectations(&chain);
+                if seq != 0 && !self.options.allow_partial_head {
+                    self.finding(
+                        FindingKind::Tampered,
+                        file,
+                        line_no,
+                        Some(seq),
+                        format!("the chain starts at seq {seq}: records 0..{} are missing (head of the log removed)", seq - 1),
+                    );
+                } else if seq == 0 && prev != ZERO_MAC {
+                    self.finding(
+                        FindingKind::Tampered,
+                        file,
+                        line_no,
+                        Some(0),
+                        "the first record's prev is not 64 zeros".into(),
+                    );
+                }
+            }
+            Some(c) if *c != chain => {
+                self.finding(
+                    FindingKind::Tampered,
+                    file,
+                    line_no,
+                    Some(seq),
+                    format!("this record belongs to chain {chain}, not {c}: spliced in from another log"),
+                );
+                self.check_header(file, line_no, &obj, &action);
+                return;
+            }
+            Some(_) => {
+                let expected = self.next_seq;
+                if seq > expected {
+                    let what = if seq - 1 == expected {
+                        format!("record seq {expected} is missing (deleted)")
+                    } else {
+                        format!("records seq {expected}..{} are missing (deleted)", seq - 1)
+                    };
+                    self.finding(FindingKind::Tampered, file, line_no, Some(seq), what);
+                } else if seq < expected {
+                    self.finding(
+                        FindingKind::Tampered,
+                        file,
+                        line_no,
+                        Some(seq),
+                        format!("seq {seq} comes after seq {}: a duplicated, inserted or reordered record", expected - 1),
+                    );
+                } else if prev != self.last_mac {
+                    self.finding(
+                        FindingKind::Tampered,
+                        file,
+                        line_no,
+                        Some(seq),
+                        format!("prev does not match the MAC of seq {}: the record before it was replaced, or this one was inserted", seq.wrapping_sub(1)),
+                    );
+                }
+            }
+        }
+        self.check_header(file, line_no, &obj, &action);
+        if mac_ok {
+            if let Some(exps) = self.expectations.get_mut(&seq) {
+                for e in exps.iter_mut() {
+                    e.matched = e.head == mac;
+                    if !e.matched {
+                        let (kind, what) = match e.source {
+                            Source::Checkpoint => (FindingKind::Tampered, "a signed checkpoint vouches for another record at this seq: the log was rewritten from here"),
+                            Source::State => (FindingKind::RolledBack, "the verifier's state remembers another record at this seq: the log was replaced"),
+                        };
+                        let message =
+                            format!("{what} (expected MAC {}…)", &e.head[..e.head.len().min(16)]);
+                        self.report.findings.push(Finding {
+                            kind,
+                            file: file.to_owned(),
+                            line: line_no,
+                            seq: Some(seq),
+                            message,
+                        });
+                        e.matched = true; // reported
+                    }
+                }
+            }
+        }
+        self.next_seq = seq.saturating_add(1);
+        self.last_mac = mac;
+    }
+
+    fn check_header(&mut self, file: &str, line_no: u64, obj: &Object, action: &str) {
+        if !self.options.check_file_headers {
+            return;
+        }
+        let base = Path::new(file)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let named = obj
+            .get("file")
+            .and_then(|f| f.get_path("name"))
+            .and_then(Value::as_str);
+        let seq = obj
+            .get("audit")
+            .and_then(|a| a.get_path("seq"))
+            .and_then(Value::as_i64)
+            .map(|s| s as u64);
+        if line_no == 1 {
+            if action != FILE_OPEN_ACTION {
+                self.finding(FindingKind::Tampered, file, 1, seq, format!("the file does not start with its {FILE_OPEN_ACTION} header: its beginning was cut, or records were spliced in"));
+            } else if named != Some(base.as_str()) {
+                self.finding(
+                    FindingKind::Tampered,
+                    file,
+                    1,
+                    seq,
+                    format!(
+                        "the file's header names it {:?}: the file was renamed or copied",
+                        named.unwrap_or("")
+                    ),
+                );
+            }
+        } else if action == FILE_OPEN_ACTION {
+            self.finding(FindingKind::Tampered, file, line_no, seq, format!("a file header for {:?} in the middle of a file: files were concatenated or spliced", named.unwrap_or("")));
+        }
+    }
+
+    /// A witness vouching for a chain this log does not contain means the log was deleted
+    /// and restarted, or replaced: the vouched-for records are missing.
+    fn check_foreign_checkpoints(&mut self, last_file: &str) {
+        let mut newest: BTreeMap<&str, &Checkpoint> = BTreeMap::new();
+        for cp in &self.checkpoints {
+            if Some(&cp.chain) != self.chain.as_ref() {
+                let slot = newest.entry(cp.chain.as_str()).or_insert(cp);
+                if cp.seq > slot.seq {
+                    *slot = cp;
+                }
+            }
+        }
+        let mut found = Vec::new();
+        for cp in newest.into_values() {
+            if cp.verify_cached(&self.keyring, &mut self.cache).is_ok() {
+                found.push(Finding {
+                    kind: FindingKind::Truncated,
+                    file: last_file.to_owned(),
+                    line: 0,
+                    seq: Some(cp.seq),
+                    message: format!(
+                        "the witness vouches for {} record(s) of chain {}, which this log does not contain: the log was deleted and restarted, or replaced",
+                        cp.count, cp.chain
+                    ),
+                });
+            }
+        }
+        self.report.findings.extend(found);
+    }
+
+    fn load_expectations(&mut self, chain: &str) {
+        let mut cache = std::mem::take(&mut self.cache);
+        for cp in &self.checkpoints {
+            if cp.chain != chain {
+                continue;
+            }
+            match cp.verify_cached(&self.keyring, &mut cache) {
+                Ok(()) => self
+                    .expectations
+                    .entry(cp.seq)
+                    .or_default()
+                    .push(Expectation {
+                        head: cp.head.clone(),
+                        source: Source::Checkpoint,
+                        matched: false,
+                    }),
+                Err(e) => self.report.findings.push(Finding {
+                    kind: match e {
+                        crate::checkpoint::CheckpointError::UnknownKey(_) => {
+                            FindingKind::UnknownKey
+                        }
+                        _ => FindingKind::Tampered,
+                    },
+                    file: "(witness)".into(),
+                    line: 0,
+                    seq: Some(cp.seq),
+                    message: e.to_string(),
+                }),
+            }
+        }
+        self.cache = cache;
+        if let Some((seq, head)) = self.state.as_ref().and_then(|s| s.head(chain)) {
+            self.expectations.entry(seq).or_default().push(Expectation {
+                head: head.to_owned(),
+                source: Source::State,
+                matched: false,
+            });
+        }
+    }
+
+    fn finish(&mut self) -> Report {
+        self.flush_bad();
+        let last_file = self.report.files.last().cloned().unwrap_or_default();
+        self.check_foreign_checkpoints(&last_file);
+        match self.chain.clone() {
+            None => {
+                self.finding(
+                    FindingKind::Truncated,
+                    &last_file,
+                    0,
+                    None,
+                    "the log holds no sealed record at all".into(),
+                );
+            }
+            Some(chain) => {
+                let last_seq = self.next_seq.saturating_sub(1);
+                let unmatched: Vec<(u64, Source)> = self
+                    .expectations
+                    .iter()
+                    .flat_map(|(seq, es)| {
+                        es.iter()
+                            .filter(|e| !e.matched)
+                            .map(move |e| (*seq, e.source))
+                    })
+                    .collect();
+                for (seq, source) in unmatched {
+                    let (kind, message) = match source {
+                        Source::Checkpoint if seq > last_seq => (
+                            FindingKind::Truncated,
+                            format!("a signed checkpoint vouches for seq {seq} but the log ends at seq {last_seq}: {} record(s) cut off the end", seq - last_seq),
+                        ),
+                        Source::State if seq > last_seq => (
+                            FindingKind::RolledBack,
+                            format!("seq {seq} was verified before but the log now ends at seq {last_seq}: it was rolled back to an older copy or truncated"),
+                        ),
+                        Source::Checkpoint => (FindingKind::Tampered, format!("a signed checkpoint vouches for seq {seq}, which is not a verified record of this log")),
+                        Source::State => (FindingKind::RolledBack, format!("seq {seq} was verified before and is not a verified record of this log now")),
+                    };
+                    self.finding(kind, &last_file, 0, Some(seq), message);
+                }
+                self.report.chain = Some(ChainSummary {
+                    chain,
+                    first_seq: self.first_seq,
+                    last_seq,
+                    head: self.last_mac.clone(),
+                    records: self.next_seq.saturating_sub(self.first_seq),
+                    kids: self.kids.iter().cloned().collect(),
+                });
+            }
+        }
+        std::mem::take(&mut self.report)
+    }
+}
+
+fn describe_parse_error(e: &canonical::ParseError) -> String {
+    match e.kind {
+        ParseErrorKind::InvalidUtf8 => format!("the line is not valid UTF-8 (byte {})", e.offset),
+        _ => format!("the line is not valid strict JSON: {e}"),
+    }
+}
+
+/// The log files of a directory, in name order: regular files whose names do not start
+/// with `.` and do not end in `.tmp`, `.key`, `.state` or `.witness`.
+pub fn log_files_in(dir: &Path) -> Result<Vec<PathBuf>, VerifyError> {
+    let io = |source| VerifyError::Io {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let skip = name.starts_with('.')
+            || [".tmp", ".key", ".state", ".witness"]
+                .iter()
+                .any(|s| name.ends_with(s));
+        if !skip && entry.file_type().map_err(io)?.is_file() {
+            files.push(entry.path());
+        }
+    }
+    if files.is_empty() {
+        return Err(VerifyError::NoFiles(dir.to_owned()));
+    }
+    files.sort();
+    Ok(files)
+}

@@ -1,0 +1,378 @@
+//! The state of one audited action in flight, and the thread-local stack of active ones.
+//!
+//! The macros create a [`Capture`] at function entry, fill it with the arguments and fields,
+//! and hand it to a [`Guard`] (sync functions) or an [`AuditFuture`] (async ones). While the
+//! function body runs (or the future is being polled) the capture sits on a thread-local
+//! stack, so [`record`](crate::record) can add values learned in the body and nested audited
+//! calls can link to their parent. When the body returns, panics, or the future is dropped
+//! unfinished, the capture becomes one record and is delivered to the pipeline.
+//!
+//! Records do not travel through `tracing`'s span filtering: a global `EnvFilter` of `warn`
+//! or `release_max_level_warn` cannot starve the audit log (see the crate docs).
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime};
+
+use audit_core::canonical::Value;
+use audit_core::record::{Outcome, Record};
+
+use crate::outcome::OutcomeReport;
+
+/// Where an audited action is declared. Emitted as a `static` by the macros.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Callsite {
+    /// The event action, e.g. `auth.login` (validated at compile time).
+    pub event: &'static str,
+    /// The function (or span) name.
+    pub name: &'static str,
+    /// `module_path!()`.
+    pub module_path: &'static str,
+    /// `file!()`.
+    pub file: &'static str,
+    /// `line!()`.
+    pub line: u32,
+}
+
+/// One audited action in flight.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Capture {
+    callsite: &'static Callsite,
+    timestamp: SystemTime,
+    started: Instant,
+    deterministic: bool,
+    event_id: String,
+    parent_id: Option<String>,
+    actor: Option<Value>,
+    resource: Option<Value>,
+    fields: Vec<(Cow<'static, str>, Value)>,
+    redact: Vec<&'static str>,
+    context: Vec<(&'static str, Value)>,
+    outcome: Option<OutcomeReport>,
+}
+
+thread_local! {
+    static STACK: RefCell<Vec<Capture>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Capture {
+    /// Start capturing an action declared at `callsite`.
+    pub fn start(callsite: &'static Callsite) -> Capture {
+        let (timestamp, event_id, deterministic) = match crate::testing::hook_clock() {
+            Some((t, id)) => (t, id, true),
+            None => (SystemTime::now(), crate::pipeline::next_event_id(), false),
+        };
+        let parent_id = STACK.with(|s| s.borrow().last().map(|c| c.event_id.clone()));
+        Capture {
+            callsite,
+            timestamp,
+            started: Instant::now(),
+            deterministic,
+            event_id,
+            parent_id,
+            actor: None,
+            resource: None,
+            fields: Vec::new(),
+            redact: Vec::new(),
+            context: crate::pipeline::collect_context(),
+            outcome: None,
+        }
+    }
+
+    /// Set the actor (`user.id`).
+    pub fn actor(&mut self, value: Value) {
+        self.actor = Some(value);
+    }
+
+    /// Set the resource (`resource.id`).
+    pub fn resource(&mut self, value: Value) {
+        self.resource = Some(value);
+    }
+
+    /// Record a field (an argument, or a `fields(...)` entry). Dotted names are placed at
+    /// their path; others under `fields`. [`empty`](crate::__private::empty) declares a
+    /// field to be filled later.
+    pub fn field(&mut self, name: &'static str, value: Value) {
+        self.set_field(Cow::Borrowed(name), value);
+    }
+
+    fn set_field(&mut self, name: Cow<'static, str>, value: Value) {
+        match self.fields.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.fields.push((name, value)),
+        }
+    }
+
+    /// Force-redact this field whatever the policy says.
+    pub fn redact(&mut self, name: &'static str) {
+        self.redact.push(name);
+    }
+
+    /// Deliver now, as a standalone event (`audit_event!`).
+    pub fn emit(mut self, outcome: Outcome, reason: Option<String>) {
+        self.outcome = Some(OutcomeReport::new(outcome, reason));
+        self.finish(None);
+    }
+
+    fn finish(mut self, fallback: Option<Outcome>) {
+        let report = self.outcome.take().unwrap_or(OutcomeReport {
+            outcome: fallback.unwrap_or(Outcome::Unknown),
+            reason: match fallback {
+                Some(Outcome::Cancelled) => {
+                    Some("the future was dropped before it completed".into())
+                }
+                Some(Outcome::Panicked) => Some("the function panicked".into()),
+                _ => None,
+            },
+        });
+        let duration = if self.deterministic {
+            Duration::ZERO
+        } else {
+            self.started.elapsed()
+        };
+        let record = self.into_record(report, duration);
+        crate::pipeline::deliver(record);
+    }
+
+    fn into_record(self, report: OutcomeReport, duration: Duration) -> Result<Record, String> {
+        let mut record = Record::new(self.callsite.event, report.outcome, self.timestamp)
+            .map_err(|e| format!("{} ({}:{})", e, self.callsite.file, self.callsite.line))?;
+        let policy = crate::redact::Policy::default_policy();
+        let mut redacted: Vec<String> = Vec::new();
+        if let Some(actor) = self.actor {
+            record.set_actor(as_text(actor));
+        }
+        if let Some(resource) = self.resource {
+            let _ = record.set("resource.id", as_text(resource));
+        }
+        for (path, value) in self.context {
+            let _ = record.set(path, value);
+        }
+        for (name, value) in self.fields {
+            if value.is_null() {
+                continue; // declared Empty and never filled
+            }
+            let forced = self.redact.iter().any(|r| *r == name);
+            let value = if forced || policy.is_sensitive_name(&name) {
+                redacted.push(name.to_string());
+                Value::from(crate::redact::MASK)
+            } else {
+                policy.redact_value(value)
+            };
+            if name.contains('.') && record.set(&name, value.clone()).is_ok() {
+                continue;
+            }
+            record.set_field(&name, value);
+        }
+        if let Some(reason) = report.reason {
+            record.set_reason(policy.redact_text(&reason));
+        }
+        record.set_duration(duration);
+        let _ = record.set("event.id", self.event_id);
+        if let Some(parent) = self.parent_id {
+            let _ = record.set("event.parent_id", parent);
+        }
+        if !redacted.is_empty() {
+            redacted.sort();
+            let _ = record.set(
+                "redaction.fields",
+                redacted.into_iter().map(Value::from).collect::<Vec<_>>(),
+            );
+        }
+        Ok(record)
+    }
+}
+
+fn as_text(v: Value) -> Value {
+    match v {
+        Value::String(_) => v,
+        other => Value::from(other.to_canonical_string()),
+    }
+}
+
+/// Record a value into the innermost audited action running on this thread (in an async
+/// function: the one whose future is being polled). Returns `false` when no audited action
+/// is active. Dotted names go to their path (`user.id`), others under `fields`.
+///
+/// ```
+/// #[audit_layer::audited(event = "auth.login", fields(user.id = Empty), skip(password))]
+/// fn login(email: &str, password: &str) -> Result<u64, String> {
+///     let user_id = 42; // looked up
+///     audit_layer::record("user.id", user_id);
+///     Ok(user_id)
+/// }
+/// let (_, records) = audit_layer::testing::capture_records(|| login("a@example.com", "pw"));
+/// assert_eq!(records[0].get("user").unwrap().get_path("id").unwrap().as_i64(), Some(42));
+/// ```
+pub fn record(name: impl Into<Cow<'static, str>>, value: impl crate::AsAuditValue) -> bool {
+    let name = name.into();
+    let value = value.as_audit_value();
+    STACK.with(|s| match s.borrow_mut().last_mut() {
+        Some(c) => {
+            c.set_field(name, value);
+            true
+        }
+        None => false,
+    })
+}
+
+/// Set the outcome of the innermost active action (used by the async expansion).
+#[doc(hidden)]
+pub fn set_outcome(report: OutcomeReport) {
+    STACK.with(|s| {
+        if let Some(c) = s.borrow_mut().last_mut() {
+            c.outcome = Some(report);
+        }
+    });
+}
+
+fn push(capture: Capture) -> usize {
+    STACK.with(|s| {
+        let mut s = s.borrow_mut();
+        s.push(capture);
+        s.len() - 1
+    })
+}
+
+fn pop(depth: usize) -> Option<Capture> {
+    STACK.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.len() > depth {
+            // Anything above `depth` was leaked by a forgotten guard: deliver it as unknown.
+            let mut above: Vec<Capture> = s.drain(depth + 1..).collect();
+            let mine = s.pop();
+            drop(s);
+            for c in above.drain(..) {
+                c.finish(None);
+            }
+            mine
+        } else {
+            None
+        }
+    })
+}
+
+/// Keeps a sync function's capture active while its body runs.
+#[doc(hidden)]
+#[must_use]
+pub struct Guard {
+    depth: usize,
+    _span: tracing::span::EnteredSpan,
+}
+
+/// Activate `capture` for a synchronous body and enter its span.
+#[doc(hidden)]
+pub fn enter(capture: Capture, span: tracing::Span) -> Guard {
+    let entered = span.entered();
+    Guard {
+        depth: push(capture),
+        _span: entered,
+    }
+}
+
+impl Guard {
+    /// The body returned: record its outcome and deliver.
+    pub fn finish(self, report: OutcomeReport) {
+        set_outcome_at(self.depth, report);
+    }
+}
+
+fn set_outcome_at(depth: usize, report: OutcomeReport) {
+    STACK.with(|s| {
+        if let Some(c) = s.borrow_mut().get_mut(depth) {
+            c.outcome = Some(report);
+        }
+    });
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(c) = pop(self.depth) {
+            let fallback = if std::thread::panicking() {
+                Outcome::Panicked
+            } else {
+                Outcome::Unknown
+            };
+            c.finish(Some(fallback));
+        }
+    }
+}
+
+/// Owns a capture between polls; delivers it as cancelled if dropped unfinished.
+struct Slot(Option<Capture>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.take() {
+            let fallback = if std::thread::panicking() {
+                Outcome::Panicked
+            } else {
+                Outcome::Cancelled
+            };
+            c.finish(Some(fallback));
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// An audited future: activates its capture and span on every poll.
+    #[doc(hidden)]
+    pub struct AuditFuture<F> {
+        #[pin]
+        inner: F,
+        slot: Slot,
+        span: tracing::Span,
+    }
+}
+
+impl<F: Future> AuditFuture<F> {
+    /// Wrap `inner`.
+    pub fn new(capture: Capture, span: tracing::Span, inner: F) -> AuditFuture<F> {
+        AuditFuture {
+            inner,
+            slot: Slot(Some(capture)),
+            span,
+        }
+    }
+}
+
+/// Puts the capture back into its slot even if the poll unwinds.
+struct Restore<'a> {
+    slot: &'a mut Slot,
+    depth: usize,
+}
+
+impl Drop for Restore<'_> {
+    fn drop(&mut self) {
+        self.slot.0 = pop(self.depth);
+    }
+}
+
+impl<F: Future> Future for AuditFuture<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let Some(capture) = this.slot.0.take() else {
+            return this.inner.poll(cx);
+        };
+        let _entered = this.span.enter();
+        let restore = Restore {
+            depth: push(capture),
+            slot: &mut *this.slot,
+        };
+        let poll = this.inner.poll(cx);
+        drop(restore);
+        if poll.is_ready() {
+            if let Some(c) = this.slot.0.take() {
+                c.finish(None);
+            }
+        }
+        poll
+    }
+}

@@ -1,0 +1,171 @@
+//! From a finished capture to the sink: finding the installed pipeline and handing it the
+//! record, or reporting loudly that there is none.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::SystemTime;
+
+use audit_core::canonical::Value;
+use audit_core::checkpoint::{append_witness, CheckpointError};
+use audit_core::record::Record;
+use audit_core::sink::file::{FileLog, SinkError};
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::layer::{AuditLayer, ContextValues};
+
+static LOST: AtomicU64 = AtomicU64::new(0);
+static FAILED: AtomicU64 = AtomicU64::new(0);
+static WARNED: AtomicBool = AtomicBool::new(false);
+static FALLBACK: RwLock<Option<Weak<Pipeline>>> = RwLock::new(None);
+static EVENT_IDS: AtomicU64 = AtomicU64::new(0);
+
+/// Records that could not be delivered because no [`AuditLayer`] was reachable, since the
+/// process started.
+///
+/// ```
+/// let before = audit_layer::lost_records();
+/// audit_layer::audit_event!(event = "config.reload");
+/// assert_eq!(audit_layer::lost_records(), before + 1);
+/// ```
+pub fn lost_records() -> u64 {
+    LOST.load(Ordering::Relaxed)
+}
+
+/// Records that reached the pipeline but could not be written (sink errors), since the
+/// process started. Each failure is also printed to stderr.
+pub fn failed_records() -> u64 {
+    FAILED.load(Ordering::Relaxed)
+}
+
+pub(crate) fn next_event_id() -> String {
+    static BASE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let base = *BASE.get_or_init(|| {
+        audit_core::keys::random_chain_id()
+            .ok()
+            .and_then(|id| u64::from_str_radix(&id[..16], 16).ok())
+            .unwrap_or(0)
+    });
+    let n = EVENT_IDS.fetch_add(1, Ordering::Relaxed);
+    format!("{:016x}", base.wrapping_add(n))
+}
+
+/// The installed pipeline: a sealed, locked file log.
+pub(crate) struct Pipeline {
+    pub(crate) log: Mutex<FileLog>,
+    pub(crate) witness: Option<std::path::PathBuf>,
+    pub(crate) context: Vec<(String, &'static str)>,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline").finish_non_exhaustive()
+    }
+}
+
+impl Pipeline {
+    pub(crate) fn submit(&self, record: Record) -> Result<(), SinkError> {
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        log.append(record).map(|_| ())
+    }
+
+    pub(crate) fn flush(&self) -> Result<(), FlushError> {
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        log.sync()?;
+        if let (Some(path), Some(cp)) = (&self.witness, log.sealer().checkpoint(SystemTime::now()))
+        {
+            append_witness(path, &cp)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn set_fallback(self: &Arc<Self>) {
+        *FALLBACK.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::downgrade(self));
+    }
+}
+
+/// Flushing the log failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FlushError {
+    /// The log could not be synced.
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    /// The checkpoint could not be written.
+    #[error(transparent)]
+    Witness(#[from] CheckpointError),
+}
+
+fn current_pipeline() -> Option<Arc<Pipeline>> {
+    let found = tracing::dispatcher::get_default(|d| {
+        d.downcast_ref::<AuditLayer>().map(|l| l.pipeline.clone())
+    });
+    found.or_else(|| {
+        FALLBACK
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .and_then(Weak::upgrade)
+    })
+}
+
+/// Deliver a finished record: to the test hook, the current subscriber's layer, or the
+/// process-wide layer; otherwise count it lost and say so on stderr.
+pub(crate) fn deliver(record: Result<Record, String>) {
+    let record = match record {
+        Ok(r) => r,
+        Err(e) => {
+            FAILED.fetch_add(1, Ordering::Relaxed);
+            eprintln!("audit-layer: an audit record could not be built and is LOST: {e}");
+            return;
+        }
+    };
+    let record = match crate::testing::hook_deliver(record) {
+        None => return,
+        Some(r) => r,
+    };
+    match current_pipeline() {
+        Some(p) => {
+            if let Err(e) = p.submit(record) {
+                FAILED.fetch_add(1, Ordering::Relaxed);
+                eprintln!("audit-layer: an audit record could not be written: {e}");
+            }
+        }
+        None => {
+            LOST.fetch_add(1, Ordering::Relaxed);
+            if !WARNED.swap(true, Ordering::Relaxed) {
+                eprintln!(
+                    "audit-layer: an audited action ({}) ran but no AuditLayer is installed: its record is LOST. \
+                     Add the layer from AuditLayer::builder() to your subscriber before the first audited call \
+                     (audit_layer::lost_records() counts these).",
+                    record.action()
+                );
+            }
+        }
+    }
+}
+
+/// Values of the configured context fields found on the current span and its ancestors
+/// (the innermost wins).
+pub(crate) fn collect_context() -> Vec<(&'static str, Value)> {
+    tracing::dispatcher::get_default(|d| {
+        let mut out: Vec<(&'static str, Value)> = Vec::new();
+        let Some(registry) = d.downcast_ref::<tracing_subscriber::Registry>() else {
+            return out;
+        };
+        let Some(id) = d.current_span().id().cloned() else {
+            return out;
+        };
+        let Some(span) = registry.span(&id) else {
+            return out;
+        };
+        for s in span.scope() {
+            if let Some(cv) = s.extensions().get::<ContextValues>() {
+                for (path, v) in &cv.0 {
+                    if !out.iter().any(|(p, _)| p == path) {
+                        out.push((path, v.clone()));
+                    }
+                }
+            }
+        }
+        out
+    })
+}
