@@ -371,7 +371,9 @@ fn key_rotation_continues_the_chain_and_needs_both_kids() {
     let mut ring = Keyring::new();
     ring.add(vk1.clone()).unwrap();
     ring.add(vk2).unwrap();
-    let r = Verifier::new(ring).verify_files(std::slice::from_ref(&path)).unwrap();
+    let r = Verifier::new(ring)
+        .verify_files(std::slice::from_ref(&path))
+        .unwrap();
     assert_eq!(r.verdict(), Verdict::Ok, "{:?}", r.findings);
     assert_eq!(r.chain.unwrap().kids, vec!["k1", "k2"]);
     let r = Verifier::new(vk1.into()).verify_files(&[path]).unwrap();
