@@ -34,7 +34,7 @@ fn setup(dir: &Path) -> (AuditLayer, AuditGuard, VerificationKey) {
 fn read(dir: &Path, vk: VerificationKey) -> Vec<Value> {
     let path = dir.join("audit.log");
     let report = Verifier::new(vk.into())
-        .verify_files(&[path.clone()])
+        .verify_files(std::slice::from_ref(&path))
         .unwrap();
     assert_eq!(report.verdict(), Verdict::Ok, "{:?}", report.findings);
     std::fs::read_to_string(path)

@@ -713,6 +713,19 @@ fn async_fns() {
     assert!(recs.iter().all(|r| outcome(r) == "success"), "{recs:?}");
 }
 
+fn assert_send<T: Send>(_: &T) {}
+
+#[test]
+fn async_futures_stay_send() {
+    let ((), recs) = records(|| {
+        assert_send(&fetch("eve", AccountId(1)));
+        assert_send(&async_outer());
+        assert_send(&manual_impl_future(1));
+    });
+    // Created but never polled.
+    assert!(recs.iter().all(|r| outcome(r) != "success"), "{recs:?}");
+}
+
 #[test]
 fn async_dropped_before_completion_is_not_success() {
     let (fut_dropped, recs) = records(|| {

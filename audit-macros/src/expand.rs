@@ -4,11 +4,11 @@
 //! as written (so `dead_code`, docs, `#[must_use]`, ... behave as before);
 //! only the body is replaced:
 //!
-//! * a `static` [`Callsite`] describing the audited action,
+//! * a `static` `__private::Callsite` describing the audited action,
 //! * a `tracing` span (target `audit`) carrying `audit.event`,
 //! * a `Capture` filled with the actor, resource, custom fields and the
 //!   (non-skipped) arguments, plus the `redact`ed names,
-//! * then the original body runs — inside `FnOnce` closure for sync
+//! * then the original body runs — inside an `FnOnce` closure for sync
 //!   functions, so that `return` and `?` keep working, or inside an async
 //!   block wrapped in `AuditFuture` for async ones — and its result decides
 //!   the outcome.
@@ -18,8 +18,6 @@
 //! compile error (e.g. "`Foo` doesn't implement `Debug`") use the call-site
 //! hygiene *located at* the user's tokens: the error points at the user's
 //! code while lints still see the tokens as macro-generated.
-//!
-//! [`Callsite`]: https://docs.rs/audit-layer (audit_layer::__private::Callsite)
 
 use proc_macro2::{Group, Span, TokenStream, TokenTree};
 use quote::{quote, quote_spanned, ToTokens};
@@ -72,11 +70,11 @@ fn with_errors(item: TokenStream, cx: Ctxt) -> TokenStream {
 // Parsing the item
 // ---------------------------------------------------------------------------
 
-pub(crate) struct Function {
+struct Function {
     outer_attrs: Vec<Attribute>,
     inner_attrs: Vec<Attribute>,
     vis: Visibility,
-    pub(crate) sig: Signature,
+    sig: Signature,
     /// The body's braces. Their span is kept: an item whose last token came
     /// from the macro would count as macro-generated, and rustc would then
     /// stop reporting `dead_code` (and other lints) for it.
@@ -804,12 +802,12 @@ fn gen_sync_body(
     quote! {
         #[inline]
         fn #call_once<R, F: ::core::ops::FnOnce() -> R>(f: F) -> R {
-            f()
+            return f();
         }
         let #guard = #krate::__private::enter(#capture, #span);
         let #ret = #call_once::<#ty, _>(move || { #stmts });
         #guard.finish(#krate::__audit_outcome!(&#ret));
-        #ret
+        return #ret;
     }
 }
 
@@ -824,21 +822,21 @@ fn gen_async_body(
     } = names;
     if is_never(sig) {
         return quote! {
-            #krate::__private::AuditFuture::new(#capture, #span, async move { #stmts }).await
+            return #krate::__private::AuditFuture::new(#capture, #span, async move { #stmts }).await;
         };
     }
     let fake_return = fake_return(&return_type(sig), return_span(sig));
     quote! {
-        #krate::__private::AuditFuture::new(#capture, #span, async move {
+        return #krate::__private::AuditFuture::new(#capture, #span, async move {
             let #ret = async move {
                 #fake_return
                 { #stmts }
             }
             .await;
             #krate::__private::set_outcome(#krate::__audit_outcome!(&#ret));
-            #ret
+            return #ret;
         })
-        .await
+        .await;
     }
 }
 
@@ -944,7 +942,7 @@ fn gen_async_like(
             }
             .await;
             #krate::__private::set_outcome(#krate::__audit_outcome!(&#ret));
-            #ret
+            return #ret;
         })
     };
     let future = match tail.boxed {
@@ -954,7 +952,7 @@ fn gen_async_like(
     quote! {
         {
             #(#init)*
-            #future
+            return #future;
         }
     }
 }
@@ -1208,6 +1206,111 @@ mod tests {
         );
         assert_fn(&out);
         assert!(out.to_string().contains("AuditFuture :: new"));
+    }
+
+    #[test]
+    fn async_like_detection() {
+        // Wrapped: the future is what gets audited.
+        for item in [
+            quote!(
+                fn f() -> impl Future<Output = u8> {
+                    async move { 1 }
+                }
+            ),
+            quote!(
+                fn f() -> impl Future<Output = u8> {
+                    (async { 1 })
+                }
+            ),
+            quote!(
+                fn f() -> Pin<Box<dyn Future<Output = u8>>> {
+                    Box::pin(async move { 1 })
+                }
+            ),
+            quote!(
+                fn f() -> Pin<Box<dyn Future<Output = u8>>> {
+                    ::std::boxed::Box::pin(async { 1 })
+                }
+            ),
+            // What `#[async_trait]` generates for `async fn load(&self, id: u32) -> u8`.
+            quote!(
+                fn load<'life0, 'async_trait>(
+                    &'life0 self,
+                    id: u32,
+                ) -> Pin<Box<dyn Future<Output = u8> + Send + 'async_trait>>
+                where
+                    'life0: 'async_trait,
+                    Self: 'async_trait,
+                {
+                    Box::pin(async move {
+                        let __self = self;
+                        let id = id;
+                        let __ret: u8 = { 1 };
+                        #[allow(unreachable_code)]
+                        __ret
+                    })
+                }
+            ),
+        ] {
+            let out = expand(quote!(event = "a.b"), item.clone());
+            assert_fn(&out);
+            let text = out.to_string();
+            assert!(text.contains("AuditFuture :: new"), "{item}\n{text}");
+            assert!(!text.contains("__audit_call_once"), "{item}\n{text}");
+            assert!(
+                text.contains("let __audit_fake_return : u8"),
+                "{item}\n{text}"
+            );
+        }
+        // Not wrapped: plain sync functions that happen to involve futures.
+        for item in [
+            quote!(
+                fn f() -> JoinHandle<()> {
+                    spawn(async move {})
+                }
+            ),
+            quote!(
+                fn f() {
+                    let _fut = async {};
+                }
+            ),
+            quote!(
+                fn f() -> Pin<Box<dyn Future<Output = ()>>> {
+                    Box::pin(fut())
+                }
+            ),
+            quote!(
+                fn f() -> impl Future<Output = ()> {
+                    async {};
+                }
+            ),
+        ] {
+            let out = expand(quote!(event = "a.b"), item.clone());
+            assert_fn(&out);
+            let text = out.to_string();
+            assert!(text.contains("__audit_call_once"), "{item}\n{text}");
+            assert!(!text.contains("AuditFuture"), "{item}\n{text}");
+        }
+    }
+
+    #[test]
+    fn erases_impl_trait_in_annotations() {
+        let sig: Signature = syn::parse_quote!(
+            fn f() -> Result<(impl Iterator<Item = impl Sized>, &'static [impl Copy]), Box<dyn Error>>
+        );
+        assert_eq!(
+            return_type(&sig).to_string(),
+            "Result < (_ , & 'static [_]) , Box < dyn Error > >"
+        );
+        let sig: Signature = syn::parse_quote!(fn f() -> Pin<Box<dyn Future<Output = Result<impl Sized, E>> + Send>>);
+        assert_eq!(
+            future_output(&sig).unwrap().0.to_string(),
+            "Result < _ , E >"
+        );
+        let sig: Signature = syn::parse_quote!(fn f() -> impl Future<Output = ()> + Send);
+        assert_eq!(future_output(&sig).unwrap().0.to_string(), "()");
+        let sig: Signature = syn::parse_quote!(fn f() -> BoxFuture<'static, u8>);
+        assert!(future_output(&sig).is_none());
     }
 
     #[test]
