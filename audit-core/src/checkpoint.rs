@@ -203,13 +203,21 @@ impl Checkpoint {
     }
 }
 
-/// Read every checkpoint line of a witness file (blank lines skipped).
+/// Read every checkpoint line of a witness file. Blank lines are skipped, and so is a
+/// final line without its newline (an append interrupted by a crash); any other malformed
+/// line is an error, since a witness someone edited cannot be trusted.
 pub fn read_witness(path: &Path) -> Result<Vec<Checkpoint>, CheckpointError> {
     let text = fs::read_to_string(path).map_err(|source| CheckpointError::Io {
         path: path.to_owned(),
         source,
     })?;
-    text.lines()
+    // A final line without its newline is an interrupted append (a crash): not a checkpoint.
+    let complete = match text.rfind('\n') {
+        Some(i) => &text[..=i],
+        None => "",
+    };
+    complete
+        .lines()
         .filter(|l| !l.trim().is_empty())
         .map(Checkpoint::parse_line)
         .collect()

@@ -85,7 +85,8 @@ pub struct Sealer {
     state_path: Option<PathBuf>,
 }
 
-fn validate_chain_id(chain: &str) -> Result<(), SealError> {
+/// Check a chain id: 1 to 64 characters from `0-9 a-z A-Z - _`.
+pub fn validate_chain_id(chain: &str) -> Result<(), SealError> {
     let ok = !chain.is_empty()
         && chain.len() <= 64
         && chain

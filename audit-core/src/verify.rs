@@ -573,7 +573,7 @@ impl Verifier {
             line_no += 1;
             self.line(name, line_no, &buf, last_file);
         }
-        self.end_file(name, line_no);
+        self.end_file(name, line_no, last_file);
         Ok(())
     }
 
@@ -584,17 +584,25 @@ impl Verifier {
             line_no += 1;
             self.line(name, line_no, piece, last_file);
         }
-        self.end_file(name, line_no);
+        self.end_file(name, line_no, last_file);
     }
 
-    fn end_file(&mut self, name: &str, lines: u64) {
-        if lines == 0 {
+    fn end_file(&mut self, name: &str, lines: u64, last_file: bool) {
+        if lines == 0 && last_file {
             self.finding(
-                FindingKind::Truncated,
+                FindingKind::IncompleteTail,
                 name,
                 0,
                 None,
-                "the file is empty: a log file always starts with its header record, so its content was cut".into(),
+                "the last file is empty: it was created but its header never written (a crash right after rotation)".into(),
+            );
+        } else if lines == 0 {
+            self.finding(
+                FindingKind::Tampered,
+                name,
+                0,
+                None,
+                "the file is empty: a log file always starts with its header record, so its content was removed".into(),
             );
         }
         self.flush_bad();
@@ -739,6 +747,22 @@ impl Verifier {
             });
             return;
         };
+        if crate::keys::validate_kid(&kid).is_err()
+            || crate::seal::validate_chain_id(&chain).is_err()
+        {
+            self.flush_bad();
+            self.pending_bad = Some(BadLine {
+                file: file.to_owned(),
+                line: line_no,
+                len: content.len() as u64,
+                sha256: hex::encode(Sha256::digest(content)),
+                reason:
+                    "audit.kid or audit.chain has characters or a length the format does not allow"
+                        .into(),
+                seq: Some(seq),
+            });
+            return;
+        }
         let well_formed = decode_mac(&mac).is_some() && decode_mac(&prev).is_some();
 
         // A bad line just before: excused only by a matching recovery record.

@@ -23,6 +23,7 @@
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
@@ -37,15 +38,42 @@ pub const FILE_OPEN_ACTION: &str = "audit.file.open";
 /// Action of the record that documents a torn line found at open.
 pub const RECOVERED_ACTION: &str = "audit.log.recovered";
 
-/// Options for [`FileLog::open`].
-#[derive(Clone, Debug, Default)]
+/// Which I/O operation a [`FaultHook`] is asked about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IoOp {
+    /// Appending bytes.
+    Write,
+    /// `fdatasync`.
+    Sync,
+}
+
+/// A fault injector for tests of failure handling: called before each write and sync; an
+/// `Err` it returns is treated as if the OS had returned it (a write fails after writing
+/// half of its bytes, as a full disk does).
+pub type FaultHook = Arc<dyn Fn(IoOp) -> Option<std::io::Error> + Send + Sync>;
+
+/// Options for [`FileLog::open`] and [`FileLog::open_dir`].
+#[derive(Clone, Default)]
 pub struct FileLogOptions {
     /// Rewrite the sealing key's state file here whenever the key evolves.
     pub key_state_path: Option<PathBuf>,
-    /// `fdatasync` after every record (the default is to leave it to the OS).
+    /// `fdatasync` after every [`FileLog::append`] (the default is to leave it to the OS).
     pub sync_every_record: bool,
     /// The chain id of a new log (random when `None`).
     pub chain_id: Option<String>,
+    /// Fault injection for tests (see [`FaultHook`]).
+    pub fault_hook: Option<FaultHook>,
+}
+
+impl std::fmt::Debug for FileLogOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileLogOptions")
+            .field("key_state_path", &self.key_state_path)
+            .field("sync_every_record", &self.sync_every_record)
+            .field("chain_id", &self.chain_id)
+            .field("fault_hook", &self.fault_hook.is_some())
+            .finish()
+    }
 }
 
 /// Errors of the file sink.
@@ -66,12 +94,10 @@ pub enum SinkError {
     #[error("audit log {0} is locked by another writer; one writer per log keeps the chain whole (stop the other process or use another file)")]
     Locked(PathBuf),
     /// The last complete line is not a sealed record, so the chain cannot be continued.
-    #[error("audit log {path}: cannot continue the chain: last complete line {line} {reason}; run `audit-log verify` on it and start a new file")]
+    #[error("audit log {path}: cannot continue the chain: {reason}; run `audit-log verify` on it and start a new file")]
     BadTail {
         /// The file.
         path: PathBuf,
-        /// 1-based line number.
-        line: u64,
         /// What is wrong.
         reason: String,
     },
@@ -80,41 +106,153 @@ pub enum SinkError {
     Seal(#[from] SealError),
 }
 
-/// An open, locked, append-only log file.
-#[derive(Debug)]
+/// An open, locked, append-only log: one file, or a directory of rotated files.
 pub struct FileLog {
     file: File,
     path: PathBuf,
+    dir: Option<(PathBuf, String)>,
     sealer: Sealer,
     sync_every_record: bool,
+    /// Bytes known to be whole lines in the current file.
+    len: u64,
+    opened: std::time::Instant,
+    fault: Option<FaultHook>,
+}
+
+impl std::fmt::Debug for FileLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileLog")
+            .field("path", &self.path)
+            .field("len", &self.len)
+            .field("sealer", &self.sealer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The name of the rotated file whose first record (its header) has `seq`.
+pub fn segment_name(prefix: &str, seq: u64) -> String {
+    format!("{prefix}-{seq:020}.log")
 }
 
 impl FileLog {
-    /// Open (or create) the log at `path` and continue its chain.
+    /// Open (or create) the single-file log at `path` and continue its chain.
     pub fn open(path: &Path, key: SealingKey, opts: FileLogOptions) -> Result<FileLog, SinkError> {
+        FileLog::open_inner(path, None, key, opts, None)
+    }
+
+    /// Open (or create) a rotated log in directory `dir`: files named
+    /// `<prefix>-<seq of their header, 20 digits>.log`, which sort in chain order. The newest
+    /// file is continued; if it is empty (a crash right after rotation), the chain continues
+    /// from the file before it.
+    pub fn open_dir(
+        dir: &Path,
+        prefix: &str,
+        key: SealingKey,
+        opts: FileLogOptions,
+    ) -> Result<FileLog, SinkError> {
+        let io = |op| {
+            let path = dir.to_owned();
+            move |source| SinkError::Io { path, op, source }
+        };
+        std::fs::create_dir_all(dir).map_err(io("create directory"))?;
+        let mut segments: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(io("list directory"))?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&format!("{prefix}-")) && n.ends_with(".log"))
+            })
+            .collect();
+        segments.sort();
+        let dir_info = Some((dir.to_owned(), prefix.to_owned()));
+        match segments.len() {
+            0 => {
+                let path = dir.join(segment_name(prefix, 0));
+                FileLog::open_inner(&path, dir_info, key, opts, None)
+            }
+            n => {
+                let last = &segments[n - 1];
+                let mut last_file = File::open(last).map_err(io("open"))?;
+                let last_len = last_file.metadata().map_err(io("stat"))?.len();
+                let no_whole_line = read_tail(&mut last_file, last_len)
+                    .map_err(io("read tail"))?
+                    .last_line
+                    .is_none();
+                let head = if no_whole_line && n > 1 {
+                    let mut prev = File::open(&segments[n - 2]).map_err(io("open"))?;
+                    let len = prev.metadata().map_err(io("stat"))?.len();
+                    let tail = read_tail(&mut prev, len).map_err(io("read tail"))?;
+                    match tail.last_line {
+                        Some(line) => {
+                            Some(parse_head(&line).map_err(|reason| SinkError::BadTail {
+                                path: segments[n - 2].clone(),
+                                reason: format!("its last line {reason}"),
+                            })?)
+                        }
+                        None => None,
+                    }
+                } else {
+                    None
+                };
+                FileLog::open_inner(last, dir_info, key, opts, head)
+            }
+        }
+    }
+
+    fn open_inner(
+        path: &Path,
+        dir: Option<(PathBuf, String)>,
+        key: SealingKey,
+        opts: FileLogOptions,
+        continue_from: Option<ChainHead>,
+    ) -> Result<FileLog, SinkError> {
         let io = |op| {
             let path = path.to_owned();
             move |source| SinkError::Io { path, op, source }
         };
         let mut file = open_locked(path)?;
-        let len = file.metadata().map_err(io("stat"))?.len();
-        let tail = read_tail(&mut file, len).map_err(io("read tail"))?;
+        let mut len = file.metadata().map_err(io("stat"))?.len();
+        let mut tail = read_tail(&mut file, len).map_err(io("read tail"))?;
+        // A complete sealed record that lacks only its newline is not torn: finish it.
+        let mut finish_line = false;
+        if let Some(t) = &tail.torn {
+            if let Ok(text) = std::str::from_utf8(&t.bytes) {
+                if parse_head(text).is_ok() {
+                    tail.last_line = Some(text.to_owned());
+                    finish_line = true;
+                }
+            }
+        }
+        if finish_line {
+            tail.torn = None;
+        }
+        // No whole line at all: the torn bytes are an interrupted file header. Nothing that
+        // was acknowledged is in them; cut them so the file starts with its header, and
+        // document them in the recovery record.
+        let mut cut_torn = None;
+        if tail.last_line.is_none() && tail.torn.is_some() {
+            file.set_len(0).map_err(io("cut an interrupted header"))?;
+            cut_torn = tail.torn.take();
+            len = 0;
+        }
         let mut pending: Vec<Record> = Vec::new();
-        let sealer = match tail.last_line {
-            None => {
+        let sealer = match (tail.last_line, continue_from) {
+            (None, head) => {
                 crate::sink::sync_parent_dir(path).map_err(io("fsync directory"))?;
-                let sealer = match &opts.chain_id {
-                    Some(id) => Sealer::with_chain_id(key, id)?,
-                    None => Sealer::new_chain(key)?,
+                let sealer = match (head, &opts.chain_id) {
+                    (Some(head), _) => Sealer::resume(key, &head)?,
+                    (None, Some(id)) => Sealer::with_chain_id(key, id)?,
+                    (None, None) => Sealer::new_chain(key)?,
                 };
                 pending.push(file_open_record(path)?);
                 sealer
             }
-            Some((line_no, line)) => {
+            (Some(line), _) => {
                 let head = parse_head(&line).map_err(|reason| SinkError::BadTail {
                     path: path.to_owned(),
-                    line: line_no,
-                    reason,
+                    reason: format!("its last complete line {reason}"),
                 })?;
                 Sealer::resume(key, &head)?
             }
@@ -126,19 +264,31 @@ impl FileLog {
         let mut log = FileLog {
             file,
             path: path.to_owned(),
+            dir,
             sealer,
             sync_every_record: opts.sync_every_record,
+            len,
+            opened: std::time::Instant::now(),
+            fault: opts.fault_hook,
         };
-        if let Some(torn) = tail.torn {
+        if finish_line {
             log.write_raw(b"\n")?;
+        }
+        if let Some(torn) = tail.torn.or(cut_torn.clone()) {
+            // Keep the torn bytes as evidence: terminate them (unless cut), and document them.
+            if cut_torn.is_none() {
+                log.write_raw(b"\n")?;
+            }
             let mut r = Record::new(RECOVERED_ACTION, Outcome::Success, SystemTime::now())
                 .map_err(|e| SinkError::BadTail {
                     path: path.to_owned(),
-                    line: 0,
                     reason: e.to_string(),
                 })?;
             r.set_field("torn_bytes", torn.len as i64);
             r.set_field("torn_sha256", torn.sha256);
+            if cut_torn.is_some() {
+                r.set_field("torn_removed", true);
+            }
             r.set_reason(
                 "a torn final line (an interrupted write) was found when the log was reopened",
             );
@@ -155,9 +305,24 @@ impl FileLog {
         &self.sealer
     }
 
-    /// The file's path.
+    /// The current file's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Bytes of whole lines in the current file.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the current file holds no line (never true after open: the header is there).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// How long the current file has been open.
+    pub fn age(&self) -> std::time::Duration {
+        self.opened.elapsed()
     }
 
     /// Seal and append one record (one `write`), then fsync if so configured.
@@ -170,9 +335,22 @@ impl FileLog {
         Ok(sealed)
     }
 
+    /// Seal a record without writing it (the batching writer writes many with
+    /// [`FileLog::write_sealed`]). Sealed lines MUST then be written, in order.
+    pub fn seal(&mut self, record: Record) -> Result<Sealed, SinkError> {
+        Ok(self.sealer.seal(record)?)
+    }
+
+    /// Append already sealed, newline-terminated lines with one `write`. On failure the
+    /// file is cut back to its last whole line, so a later retry of the same bytes leaves no
+    /// torn line; if even that fails, the error says so and the next write retries the cut.
+    pub fn write_sealed(&mut self, lines: &[u8]) -> Result<(), SinkError> {
+        self.write_raw(lines)
+    }
+
     /// Continue the chain in a new file at `path` (which must not exist or be empty): the
     /// current file is synced and released, the new one is created 0600, locked, and starts
-    /// with its `audit.file.open` header. Used for rotation.
+    /// with its `audit.file.open` header.
     pub fn rotate_to(&mut self, path: &Path) -> Result<(), SinkError> {
         let io = |op| {
             let path = path.to_owned();
@@ -183,20 +361,39 @@ impl FileLog {
         if file.metadata().map_err(io("stat"))?.len() != 0 {
             return Err(SinkError::BadTail {
                 path: path.to_owned(),
-                line: 0,
-                reason: "is not empty: rotation needs a new file".into(),
+                reason: "it is not empty: rotation needs a new file".into(),
             });
         }
         crate::sink::sync_parent_dir(path).map_err(io("fsync directory"))?;
         self.file = file;
         self.path = path.to_owned();
+        self.len = 0;
+        self.opened = std::time::Instant::now();
         self.append(file_open_record(path)?)?;
         Ok(())
     }
 
+    /// Rotate a directory log to its next file (named after the next seq). A single-file
+    /// log cannot rotate: [`SinkError::BadTail`] says so.
+    pub fn rotate(&mut self) -> Result<(), SinkError> {
+        let Some((dir, prefix)) = self.dir.clone() else {
+            return Err(SinkError::BadTail {
+                path: self.path.clone(),
+                reason: "a single-file log cannot rotate; open it with FileLog::open_dir".into(),
+            });
+        };
+        let next = dir.join(segment_name(&prefix, self.sealer.next_seq()));
+        self.rotate_to(&next)
+    }
+
     /// `fdatasync` the file.
     pub fn sync(&mut self) -> Result<(), SinkError> {
-        self.file.sync_data().map_err(|source| SinkError::Io {
+        let injected = self.fault.as_ref().and_then(|f| f(IoOp::Sync));
+        let res = match injected {
+            Some(e) => Err(e),
+            None => self.file.sync_data(),
+        };
+        res.map_err(|source| SinkError::Io {
             path: self.path.clone(),
             op: "fdatasync",
             source,
@@ -204,11 +401,37 @@ impl FileLog {
     }
 
     fn write_raw(&mut self, bytes: &[u8]) -> Result<(), SinkError> {
-        self.file.write_all(bytes).map_err(|source| SinkError::Io {
+        let err = |op, source| SinkError::Io {
             path: self.path.clone(),
-            op: "write",
+            op,
             source,
-        })
+        };
+        // A failed earlier write may have left a partial line: cut it first.
+        let actual = self.file.metadata().map(|m| m.len()).unwrap_or(self.len);
+        if actual != self.len {
+            self.file
+                .set_len(self.len)
+                .map_err(|e| err("cut a partial line left by a failed write", e))?;
+        }
+        let injected = self.fault.as_ref().and_then(|f| f(IoOp::Write));
+        let res = match injected {
+            Some(e) => {
+                // Behave like a full disk: part of the bytes land, then the error.
+                let _ = self.file.write_all(&bytes[..bytes.len() / 2]);
+                Err(e)
+            }
+            None => self.file.write_all(bytes),
+        };
+        match res {
+            Ok(()) => {
+                self.len += bytes.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.file.set_len(self.len);
+                Err(err("write", e))
+            }
+        }
     }
 }
 
@@ -240,13 +463,11 @@ fn file_open_record(path: &Path) -> Result<Record, SinkError> {
         Record::new(FILE_OPEN_ACTION, Outcome::Success, SystemTime::now()).map_err(|e| {
             SinkError::BadTail {
                 path: path.to_owned(),
-                line: 0,
                 reason: e.to_string(),
             }
         })?;
     r.set("file.name", name).map_err(|e| SinkError::BadTail {
         path: path.to_owned(),
-        line: 0,
         reason: e.to_string(),
     })?;
     Ok(r)
@@ -273,15 +494,16 @@ pub(crate) fn parse_head(line: &str) -> Result<ChainHead, String> {
     }
 }
 
+#[derive(Clone)]
 pub(crate) struct Torn {
     pub(crate) len: u64,
     pub(crate) sha256: String,
+    pub(crate) bytes: Vec<u8>,
 }
 
 struct Tail {
-    /// The last complete line (1-based number unknown: counted from the end, reported as 0
-    /// when the whole file was not read).
-    last_line: Option<(u64, String)>,
+    /// The last complete line.
+    last_line: Option<String>,
     torn: Option<Torn>,
 }
 
@@ -315,6 +537,7 @@ fn read_tail(file: &mut File, len: u64) -> std::io::Result<Tail> {
         let torn = (!torn_bytes.is_empty()).then(|| Torn {
             len: torn_bytes.len() as u64,
             sha256: hex::encode(Sha256::digest(torn_bytes)),
+            bytes: torn_bytes.to_vec(),
         });
         if complete.is_empty() && start == 0 {
             return Ok(Tail {
@@ -326,14 +549,14 @@ fn read_tail(file: &mut File, len: u64) -> std::io::Result<Tail> {
             Some(i) => {
                 let line = String::from_utf8_lossy(&complete[i + 1..]).into_owned();
                 return Ok(Tail {
-                    last_line: Some((0, line)),
+                    last_line: Some(line),
                     torn,
                 });
             }
             None if start == 0 => {
                 let line = String::from_utf8_lossy(complete).into_owned();
                 return Ok(Tail {
-                    last_line: Some((1, line)),
+                    last_line: Some(line),
                     torn,
                 });
             }

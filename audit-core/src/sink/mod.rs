@@ -1,6 +1,8 @@
 //! Where sealed lines go.
 //!
 //! - [`file`]: the append-only file log (one writer per file, locked; files 0600).
+//! - [`writer`]: the background writer: bounded queue, durability, group commit, failure
+//!   policy, rotation, checkpoints.
 //!
 //! ```
 //! let opts = audit_core::sink::open_options_private();
@@ -11,6 +13,7 @@ use std::fs::OpenOptions;
 use std::path::Path;
 
 pub mod file;
+pub mod writer;
 
 /// `OpenOptions` that create files readable and writable by the owner only (0600 on Unix).
 pub fn open_options_private() -> OpenOptions {
