@@ -176,7 +176,7 @@ pub fn run(args: EmitArgs) -> CliResult<u8> {
     let opts = FileLogOptions {
         key_state_path: args.state.clone(),
         sync_every_record: args.sync || !args.no_sync,
-        chain_id: None,
+        ..FileLogOptions::default()
     };
     let mut log = FileLog::open(&args.log, key, opts).map_err(|e| Failure::new(e.to_string()))?;
     // Stamped after the open, so a new file's header never postdates the record.

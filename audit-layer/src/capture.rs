@@ -63,6 +63,7 @@ thread_local! {
 impl Capture {
     /// Start capturing an action declared at `callsite`.
     pub fn start(callsite: &'static Callsite) -> Capture {
+        crate::pipeline::check_open(callsite.event);
         let (timestamp, event_id, deterministic) = match crate::testing::hook_clock() {
             Some((t, id)) => (t, id, true),
             None => (SystemTime::now(), crate::pipeline::next_event_id(), false),

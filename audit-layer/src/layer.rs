@@ -6,11 +6,16 @@
 //! audited handlers inside them carry those values without repeating them.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::time::Duration;
 
 use audit_core::canonical::Value;
+use audit_core::checkpoint::Checkpoint;
 use audit_core::keys::{KeyError, SealingKey};
 use audit_core::sink::file::{FileLog, FileLogOptions, SinkError};
+use audit_core::sink::writer::{
+    AlertFn, Durability, FailurePolicy, Metrics, Witness, Writer, WriterConfig, WriterGuard,
+};
 use tracing::field::{Field, Visit};
 use tracing::span;
 use tracing_subscriber::layer::Context;
@@ -53,16 +58,31 @@ pub struct AuditLayer {
 }
 
 /// Builds an [`AuditLayer`] and its [`AuditGuard`].
-#[derive(Debug, Default)]
+///
+/// Defaults: the OS decides when records reach the disk ([`Durability::Os`]), failures
+/// block and retry ([`FailurePolicy::Block`]), no rotation, no witness, `audit.log.start` and
+/// `audit.log.stop` records on, the [default context fields](DEFAULT_CONTEXT_FIELDS).
+#[derive(Default)]
 pub struct AuditLayerBuilder {
     log_file: Option<PathBuf>,
+    log_dir: Option<PathBuf>,
     key: Option<SealingKey>,
     key_file: Option<PathBuf>,
-    witness: Option<PathBuf>,
-    sync_every_record: bool,
     chain_id: Option<String>,
     context: Option<Vec<(String, &'static str)>>,
     no_fallback: bool,
+    writer: WriterConfig,
+}
+
+impl std::fmt::Debug for AuditLayerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLayerBuilder")
+            .field("log_file", &self.log_file)
+            .field("log_dir", &self.log_dir)
+            .field("key_file", &self.key_file)
+            .field("writer", &self.writer)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why the layer could not be built.
@@ -70,7 +90,7 @@ pub struct AuditLayerBuilder {
 #[non_exhaustive]
 pub enum BuildError {
     /// No log file was given.
-    #[error("AuditLayer::builder(): call .log_file(path) to say where the audit log goes")]
+    #[error("AuditLayer::builder(): call .log_dir(dir) (rotated files) or .log_file(path) to say where the audit log goes")]
     MissingLogFile,
     /// No key was given.
     #[error("AuditLayer::builder(): call .sealing_key_file(path) (see `audit-log keygen`) or .sealing_key(key)")]
@@ -88,12 +108,26 @@ impl AuditLayer {
     pub fn builder() -> AuditLayerBuilder {
         AuditLayerBuilder::default()
     }
+
+    /// The writer's counters: records written, bytes, queue depth, fsyncs, failures,
+    /// dropped, checkpoints, rotations.
+    pub fn metrics(&self) -> Metrics {
+        self.pipeline.metrics()
+    }
 }
 
 impl AuditLayerBuilder {
-    /// Where the log goes (created 0600; an existing log's chain is continued).
+    /// Write a single log file (created 0600; an existing log's chain is continued). It
+    /// never rotates; use [`log_dir`](Self::log_dir) for rotation.
     pub fn log_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.log_file = Some(path.into());
+        self
+    }
+
+    /// Write a rotated log in this directory: files `audit-<first seq>.log`, one chain across
+    /// them. Old files are never deleted: retention is the operator's decision.
+    pub fn log_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.log_dir = Some(dir.into());
         self
     }
 
@@ -111,16 +145,69 @@ impl AuditLayerBuilder {
         self
     }
 
-    /// Append a signed checkpoint of the chain head to this witness file when the guard is
-    /// dropped or [`AuditGuard::flush`] is called.
-    pub fn witness_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.witness = Some(path.into());
+    /// When records reach the disk (see [`Durability`]).
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.writer.durability = durability;
         self
     }
 
-    /// `fdatasync` after every record before the audited call returns.
-    pub fn sync_every_record(mut self, on: bool) -> Self {
-        self.sync_every_record = on;
+    /// What a write failure does (see [`FailurePolicy`]). With
+    /// [`FailurePolicy::FailClosed`], once the log has failed every audited call panics
+    /// before its body runs, so no action happens without its record.
+    pub fn failure_policy(mut self, policy: FailurePolicy) -> Self {
+        self.writer.failure = policy;
+        self
+    }
+
+    /// Called on every write failure, whatever the policy (page someone).
+    pub fn on_failure(mut self, alert: AlertFn) -> Self {
+        self.writer.on_failure = Some(alert);
+        self
+    }
+
+    /// Rotate when the current file reaches this many bytes (directory logs).
+    pub fn rotate_bytes(mut self, bytes: u64) -> Self {
+        self.writer.rotate_bytes = Some(bytes);
+        self
+    }
+
+    /// Rotate when the current file is this old (directory logs).
+    pub fn rotate_age(mut self, age: Duration) -> Self {
+        self.writer.rotate_age = Some(age);
+        self
+    }
+
+    /// Append signed checkpoints of the chain head to this witness file (put it on other
+    /// storage), every [`checkpoint_every`](Self::checkpoint_every) and at shutdown.
+    pub fn witness_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.writer.witness = Some(Witness::File(path.into()));
+        self
+    }
+
+    /// Hand checkpoints to a callback instead (ship them to another system).
+    pub fn witness_callback(mut self, f: impl Fn(&Checkpoint) + Send + Sync + 'static) -> Self {
+        self.writer.witness = Some(Witness::Callback(Arc::new(f)));
+        self
+    }
+
+    /// Checkpoint after this many records, or this long after the last checkpoint when
+    /// records were written since (default 10 000 records / 60 s).
+    pub fn checkpoint_every(mut self, records: u64, interval: Duration) -> Self {
+        self.writer.checkpoint_records = records;
+        self.writer.checkpoint_interval = interval;
+        self
+    }
+
+    /// Capacity of the queue between audited calls and the writer thread (default 8192).
+    /// A full queue makes callers wait; records are never dropped for lack of room.
+    pub fn queue_capacity(mut self, records: usize) -> Self {
+        self.writer.queue_capacity = records;
+        self
+    }
+
+    /// Write `audit.log.start` / `audit.log.stop` records (default on).
+    pub fn lifecycle_records(mut self, on: bool) -> Self {
+        self.writer.lifecycle_records = on;
         self
     }
 
@@ -150,34 +237,31 @@ impl AuditLayerBuilder {
         self
     }
 
-    /// Open the log and build the layer and its guard.
+    /// Open the log, start the writer thread, and build the layer and its guard.
     pub fn build(self) -> Result<(AuditLayer, AuditGuard), BuildError> {
-        let path = self.log_file.ok_or(BuildError::MissingLogFile)?;
         let key = match (self.key, &self.key_file) {
             (Some(k), _) => k,
             (None, Some(p)) => SealingKey::load(p)?,
             (None, None) => return Err(BuildError::MissingKey),
         };
-        let log = FileLog::open(
-            &path,
-            key,
-            FileLogOptions {
-                key_state_path: self.key_file.clone(),
-                sync_every_record: self.sync_every_record,
-                chain_id: self.chain_id,
-            },
-        )?;
+        let opts = FileLogOptions {
+            key_state_path: self.key_file.clone(),
+            chain_id: self.chain_id,
+            ..FileLogOptions::default()
+        };
+        let (log, path) = match (self.log_dir, self.log_file) {
+            (Some(dir), _) => (FileLog::open_dir(&dir, "audit", key, opts)?, dir),
+            (None, Some(file)) => (FileLog::open(&file, key, opts)?, file),
+            (None, None) => return Err(BuildError::MissingLogFile),
+        };
+        let (writer, writer_guard) = Writer::spawn(log, self.writer)?;
         let context = self.context.unwrap_or_else(|| {
             DEFAULT_CONTEXT_FIELDS
                 .iter()
                 .map(|(f, p)| ((*f).to_owned(), *p))
                 .collect()
         });
-        let pipeline = Arc::new(Pipeline {
-            log: Mutex::new(log),
-            witness: self.witness,
-            context,
-        });
+        let pipeline = Arc::new(Pipeline { writer, context });
         if !self.no_fallback {
             pipeline.set_fallback();
         }
@@ -185,36 +269,64 @@ impl AuditLayerBuilder {
             AuditLayer {
                 pipeline: pipeline.clone(),
             },
-            AuditGuard { pipeline, path },
+            AuditGuard {
+                pipeline,
+                writer: Some(writer_guard),
+                path,
+            },
         ))
     }
 }
 
-/// Flushes (fsync) the log and writes a checkpoint when dropped. `std::process::exit`
-/// skips destructors: call [`AuditGuard::flush`] first.
-#[derive(Debug)]
-#[must_use = "dropping the guard flushes the log; keep it alive for as long as the program audits"]
+/// Stops the writer when dropped: drains the queue, writes `audit.log.stop` and a final
+/// checkpoint, and fsyncs. `std::process::exit` skips destructors: call
+/// [`AuditGuard::shutdown`] first.
+#[must_use = "dropping the guard stops the audit log writer; keep it alive for as long as the program audits"]
 pub struct AuditGuard {
     pipeline: Arc<Pipeline>,
+    writer: Option<WriterGuard>,
     path: PathBuf,
 }
 
+impl std::fmt::Debug for AuditGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditGuard")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
 impl AuditGuard {
-    /// fsync the log and append a checkpoint to the witness, if one was configured.
+    /// Write everything queued, fsync, and publish a checkpoint if a witness is set.
     pub fn flush(&self) -> Result<(), FlushError> {
         self.pipeline.flush()
     }
 
-    /// The log file.
+    /// Stop the writer now (what dropping the guard does), reporting any failure.
+    pub fn shutdown(mut self) -> Result<(), FlushError> {
+        match self.writer.take() {
+            Some(w) => Ok(w.shutdown()?),
+            None => Ok(()),
+        }
+    }
+
+    /// The log file, or the directory of a rotated log.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The writer's counters.
+    pub fn metrics(&self) -> Metrics {
+        self.pipeline.metrics()
     }
 }
 
 impl Drop for AuditGuard {
     fn drop(&mut self) {
-        if let Err(e) = self.pipeline.flush() {
-            eprintln!("audit-layer: flushing the audit log failed: {e}");
+        if let Some(w) = self.writer.take() {
+            if let Err(e) = w.shutdown() {
+                eprintln!("audit-layer: stopping the audit log writer failed: {e}");
+            }
         }
     }
 }

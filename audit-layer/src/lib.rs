@@ -57,6 +57,7 @@ pub mod __private;
 
 pub use __private::AsAuditValue;
 pub use audit_core;
+pub use audit_core::sink::writer::{AlertFn, Durability, FailurePolicy, Metrics, WriterFailure};
 pub use audit_macros::{audit_event, audited};
 pub use capture::record;
 pub use layer::{AuditGuard, AuditLayer, AuditLayerBuilder, BuildError, DEFAULT_CONTEXT_FIELDS};

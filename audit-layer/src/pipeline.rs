@@ -2,13 +2,11 @@
 //! record, or reporting loudly that there is none.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock, Weak};
-use std::time::SystemTime;
+use std::sync::{Arc, RwLock, Weak};
 
 use audit_core::canonical::Value;
-use audit_core::checkpoint::{append_witness, CheckpointError};
 use audit_core::record::Record;
-use audit_core::sink::file::{FileLog, SinkError};
+use audit_core::sink::writer::{Metrics, SubmitError, Writer};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::layer::{AuditLayer, ContextValues};
@@ -49,33 +47,31 @@ pub(crate) fn next_event_id() -> String {
     format!("{:016x}", base.wrapping_add(n))
 }
 
-/// The installed pipeline: a sealed, locked file log.
+/// The installed pipeline: the background writer of a sealed, locked log.
 pub(crate) struct Pipeline {
-    pub(crate) log: Mutex<FileLog>,
-    pub(crate) witness: Option<std::path::PathBuf>,
+    pub(crate) writer: Writer,
     pub(crate) context: Vec<(String, &'static str)>,
 }
 
 impl std::fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pipeline").finish_non_exhaustive()
+        f.debug_struct("Pipeline")
+            .field("writer", &self.writer)
+            .finish_non_exhaustive()
     }
 }
 
 impl Pipeline {
-    pub(crate) fn submit(&self, record: Record) -> Result<(), SinkError> {
-        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
-        log.append(record).map(|_| ())
+    pub(crate) fn submit(&self, record: Record) -> Result<(), SubmitError> {
+        self.writer.submit(record)
     }
 
     pub(crate) fn flush(&self) -> Result<(), FlushError> {
-        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
-        log.sync()?;
-        if let (Some(path), Some(cp)) = (&self.witness, log.sealer().checkpoint(SystemTime::now()))
-        {
-            append_witness(path, &cp)?;
-        }
-        Ok(())
+        Ok(self.writer.flush()?)
+    }
+
+    pub(crate) fn metrics(&self) -> Metrics {
+        self.writer.metrics()
     }
 
     pub(crate) fn set_fallback(self: &Arc<Self>) {
@@ -86,12 +82,20 @@ impl Pipeline {
 /// Flushing the log failed.
 #[derive(Debug, thiserror::Error)]
 pub enum FlushError {
-    /// The log could not be synced.
+    /// The writer could not write or sync everything.
     #[error(transparent)]
-    Sink(#[from] SinkError),
-    /// The checkpoint could not be written.
-    #[error(transparent)]
-    Witness(#[from] CheckpointError),
+    Submit(#[from] SubmitError),
+}
+
+/// Under the fail-closed policy, refuse to start an audited action once the log has
+/// failed: the action must not run without its record.
+pub(crate) fn check_open(event: &str) {
+    if crate::testing::hook_active() {
+        return;
+    }
+    if let Some(reason) = current_pipeline().and_then(|p| p.writer.failed()) {
+        panic!("audit log failed closed ({reason}): refusing to run audited action {event}");
+    }
 }
 
 fn current_pipeline() -> Option<Arc<Pipeline>> {
@@ -125,6 +129,8 @@ pub(crate) fn deliver(record: Result<Record, String>) {
     match current_pipeline() {
         Some(p) => {
             if let Err(e) = p.submit(record) {
+                // The writer has already reported and counted it; count it here too so
+                // `failed_records()` sees every record an audited call could not store.
                 FAILED.fetch_add(1, Ordering::Relaxed);
                 eprintln!("audit-layer: an audit record could not be written: {e}");
             }

@@ -48,6 +48,10 @@ pub fn verification_key() -> VerificationKey {
     VerificationKey::from_bytes(TEST_KID, 1024, &[0x42; 32]).unwrap_or_else(|_| unreachable!())
 }
 
+pub(crate) fn hook_active() -> bool {
+    HOOK.with(|h| h.borrow().is_some())
+}
+
 pub(crate) fn hook_clock() -> Option<(SystemTime, String)> {
     HOOK.with(|h| {
         h.borrow_mut().as_mut().map(|hook| {
