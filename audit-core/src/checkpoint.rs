@@ -168,21 +168,30 @@ impl Checkpoint {
             timestamp: get_str("@timestamp").ok_or_else(|| bad("@timestamp missing"))?,
             mac: get_str("mac").ok_or_else(|| bad("mac missing"))?,
         };
-        if decode_mac(&cp.head).is_none() || cp.count != cp.seq + 1 {
-            return Err(bad("head is not 64 hex digits or count is not seq + 1"));
+        if decode_mac(&cp.head).is_none() || decode_mac(&cp.mac).is_none() {
+            return Err(bad("head or mac is not 64 lowercase hex digits"));
+        }
+        if cp.count != cp.seq + 1 {
+            return Err(bad("count is not seq + 1"));
+        }
+        if crate::keys::validate_kid(&cp.kid).is_err()
+            || crate::seal::validate_chain_id(&cp.chain).is_err()
+        {
+            return Err(bad("kid or chain has characters the format does not allow"));
         }
         Ok(cp)
     }
 
     /// Check the checkpoint's MAC against a keyring.
     pub fn verify(&self, keyring: &Keyring) -> Result<(), CheckpointError> {
-        self.verify_cached(keyring, &mut EpochCache::default())
+        self.verify_cached(keyring, &mut EpochCache::default(), u64::MAX)
     }
 
     pub(crate) fn verify_cached(
         &self,
         keyring: &Keyring,
         cache: &mut EpochCache,
+        max_epoch: u64,
     ) -> Result<(), CheckpointError> {
         let vk = keyring
             .get(&self.kid)
@@ -194,7 +203,9 @@ impl Checkpoint {
         if self.epoch < vk.epoch_of(self.seq) {
             return Err(bad);
         }
-        let mk = cache.mac_key(vk, self.epoch);
+        let Some(mk) = cache.mac_key(vk, self.epoch, max_epoch) else {
+            return Err(bad);
+        };
         if mac_matches(&mk.mac(self.unsigned().as_bytes()), &self.mac) {
             Ok(())
         } else {
@@ -207,20 +218,27 @@ impl Checkpoint {
 /// final line without its newline (an append interrupted by a crash); any other malformed
 /// line is an error, since a witness someone edited cannot be trusted.
 pub fn read_witness(path: &Path) -> Result<Vec<Checkpoint>, CheckpointError> {
-    let text = fs::read_to_string(path).map_err(|source| CheckpointError::Io {
+    let bytes = fs::read(path).map_err(|source| CheckpointError::Io {
         path: path.to_owned(),
         source,
     })?;
     // A final line without its newline is an interrupted append (a crash): not a checkpoint.
-    let complete = match text.rfind('\n') {
-        Some(i) => &text[..=i],
-        None => "",
+    let complete = match bytes.iter().rposition(|&b| b == b'\n') {
+        Some(i) => &bytes[..=i],
+        None => &[][..],
     };
-    complete
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(Checkpoint::parse_line)
-        .collect()
+    let mut out = Vec::new();
+    for (i, line) in complete.split(|&b| b == b'\n').enumerate() {
+        if line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r')) {
+            continue;
+        }
+        let text = std::str::from_utf8(line)
+            .map_err(|_| CheckpointError::Malformed(format!("line {} is not UTF-8", i + 1)))?;
+        let cp = Checkpoint::parse_line(text)
+            .map_err(|e| CheckpointError::Malformed(format!("line {}: {e}", i + 1)))?;
+        out.push(cp);
+    }
+    Ok(out)
 }
 
 /// Append one checkpoint to a witness file (created 0600), fsynced.

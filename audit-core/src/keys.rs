@@ -600,10 +600,20 @@ pub(crate) struct EpochCache {
 }
 
 impl EpochCache {
-    pub(crate) fn mac_key(&mut self, vk: &VerificationKey, epoch: u64) -> MacKey {
+    /// The MAC key of `epoch`, or `None` when `epoch` is above `max_epoch` (deriving it
+    /// would take unbounded work: a forged seq or epoch must not hang the verifier).
+    pub(crate) fn mac_key(
+        &mut self,
+        vk: &VerificationKey,
+        epoch: u64,
+        max_epoch: u64,
+    ) -> Option<MacKey> {
+        if epoch > max_epoch {
+            return None;
+        }
         if let Some((e, k, mk)) = self.entries.get_mut(&vk.kid) {
             if *e == epoch {
-                return mk.clone();
+                return Some(mk.clone());
             }
             if *e < epoch {
                 while *e < epoch {
@@ -611,13 +621,13 @@ impl EpochCache {
                     *e += 1;
                 }
                 *mk = MacKey::for_epoch_key(k);
-                return mk.clone();
+                return Some(mk.clone());
             }
         }
         let k = vk.epoch_key(epoch);
         let mk = MacKey::for_epoch_key(&k);
         self.entries.insert(vk.kid.clone(), (epoch, k, mk.clone()));
-        mk
+        Some(mk)
     }
 }
 
@@ -690,9 +700,13 @@ mod tests {
             MacKey::for_epoch_key(&vk.epoch_key(2)).mac(b"x")
         );
         let mut cache = EpochCache::default();
+        assert!(
+            cache.mac_key(&vk, 11, 10).is_none(),
+            "beyond the bound nothing is derived"
+        );
         for e in [0, 1, 3, 2, 5] {
             assert_eq!(
-                cache.mac_key(&vk, e).mac(b"y"),
+                cache.mac_key(&vk, e, 10).unwrap().mac(b"y"),
                 MacKey::for_epoch_key(&vk.epoch_key(e)).mac(b"y")
             );
         }

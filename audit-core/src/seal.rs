@@ -32,7 +32,7 @@ use crate::canonical::{Object, Value, MAX_SAFE_INTEGER};
 use crate::checkpoint::Checkpoint;
 use crate::keys::{KeyError, MacKey, SealingKey};
 use crate::record::Record;
-use crate::signing::{encode_mac, ZERO_MAC};
+use crate::signing::{decode_mac, encode_mac, ZERO_MAC};
 
 /// The format version written in `audit.v`.
 pub const FORMAT_VERSION: i64 = 1;
@@ -72,6 +72,77 @@ pub enum SealError {
     /// The chain id is not 1 to 64 characters of `0-9 a-z A-Z - _`.
     #[error("invalid chain id {0:?}: use 1 to 64 characters from 0-9, a-z, A-Z, '-', '_'")]
     InvalidChainId(String),
+}
+
+/// The integrity object of a sealed record, checked for form (section 9, step 3 of
+/// `docs/FORMAT.md`): exactly the six members, `v` = 1, a valid chain id and kid, `seq` ≥ 0,
+/// `prev` and `mac` 64 lowercase hex digits. Its MAC is not checked here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Integrity {
+    /// `audit.chain`.
+    pub chain: String,
+    /// `audit.seq`.
+    pub seq: u64,
+    /// `audit.kid`.
+    pub kid: String,
+    /// `audit.prev`.
+    pub prev: String,
+    /// `audit.mac`.
+    pub mac: String,
+}
+
+impl Integrity {
+    /// Read and check the `audit` object of a record; `Err` says what is wrong, and the
+    /// claimed seq when there is one.
+    ///
+    /// ```
+    /// use audit_core::seal::Integrity;
+    /// let v = audit_core::canonical::parse(r#"{"audit":{"v":1}}"#).unwrap();
+    /// assert!(Integrity::of(v.as_object().unwrap()).is_err());
+    /// ```
+    pub fn of(record: &Object) -> Result<Integrity, (&'static str, Option<u64>)> {
+        let Some(audit) = record.get("audit").and_then(Value::as_object) else {
+            return Err(("unsealed record: there is no audit object", None));
+        };
+        let seq = audit
+            .get("seq")
+            .and_then(Value::as_i64)
+            .and_then(|s| u64::try_from(s).ok());
+        let text = |k: &str| audit.get(k).and_then(Value::as_str);
+        let (Some(seq_v), Some(chain), Some(kid), Some(prev), Some(mac)) =
+            (seq, text("chain"), text("kid"), text("prev"), text("mac"))
+        else {
+            return Err((
+                "unsealed record: audit.chain, audit.seq, audit.kid, audit.prev or audit.mac is missing or mistyped",
+                seq,
+            ));
+        };
+        if audit.get("v").and_then(Value::as_i64) != Some(FORMAT_VERSION) {
+            return Err(("unsupported format version: audit.v must be 1", seq));
+        }
+        if audit.len() != 6 {
+            return Err(("the audit object must have exactly six members", seq));
+        }
+        if crate::keys::validate_kid(kid).is_err() || validate_chain_id(chain).is_err() {
+            return Err((
+                "audit.kid or audit.chain has characters or a length the format does not allow",
+                seq,
+            ));
+        }
+        if decode_mac(mac).is_none() || decode_mac(prev).is_none() {
+            return Err((
+                "audit.mac or audit.prev is not 64 lowercase hex digits",
+                seq,
+            ));
+        }
+        Ok(Integrity {
+            chain: chain.to_owned(),
+            seq: seq_v,
+            kid: kid.to_owned(),
+            prev: prev.to_owned(),
+            mac: mac.to_owned(),
+        })
+    }
 }
 
 /// Seals records into one chain.
@@ -255,7 +326,9 @@ mod tests {
                 v.get_path("audit.prev").unwrap().as_str(),
                 Some(prev.as_str())
             );
-            let mk = crate::keys::EpochCache::default().mac_key(&vk, i / 2);
+            let mk = crate::keys::EpochCache::default()
+                .mac_key(&vk, i / 2, 10)
+                .unwrap();
             assert!(mac_matches(&record_mac(&mk, obj), &sealed.mac));
             prev = sealed.mac;
         }
