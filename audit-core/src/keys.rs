@@ -498,7 +498,8 @@ pub(crate) fn write_private_atomic(path: &Path, bytes: &[u8]) -> Result<(), KeyE
         .file_name()
         .map(|n| n.to_os_string())
         .unwrap_or_default();
-    tmp_name.push(".tmp");
+    // Unique per process, so two processes replacing the same file never share a temp file.
+    tmp_name.push(format!(".{}.tmp", std::process::id()));
     let tmp = path.with_file_name(tmp_name);
     let _ = fs::remove_file(&tmp);
     let mut f = crate::sink::open_options_private()

@@ -4,10 +4,10 @@
 //! **Do not depend on this crate directly.** Use the macros through
 //! `audit-layer`, which re-exports them (`audit_layer::audited`,
 //! `audit_layer::audit_event!`) and provides the runtime they expand to (its
-//! hidden `audit_layer::__private` module). Because a proc-macro crate cannot
-//! depend on that runtime, the examples below are not compiled here (`ignore`);
-//! they are exercised by `audit-layer`'s tests (`tests/macro_shapes.rs`, and
-//! the compile-fail tests in `tests/ui/`).
+//! hidden `audit_layer::__private` module). The examples below are compiled and
+//! run against that runtime (a dev-dependency of this crate); every function
+//! shape is exercised by `audit-layer`'s `tests/macro_shapes.rs`, and misuse by
+//! the compile-fail tests in `tests/ui/`.
 //!
 //! # `#[audited(...)]`
 //!
@@ -26,18 +26,25 @@
 //! * a panic is recorded as **panicked**, and an `async` call whose future is
 //!   dropped before completing as **cancelled**.
 //!
-//! ```ignore
+//! ```
 //! use audit_layer::audited;
+//! # #[derive(Debug)] struct Session; #[derive(Debug)] struct LoginError;
+//! # impl std::fmt::Display for LoginError { fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("bad") } }
+//! # struct Ctx { user: String } #[derive(Debug)] struct AccountId(u64); #[derive(Debug)] struct Error;
 //!
 //! #[audited(event = "auth.login", actor = %email, skip(password), fields(method = "password"))]
 //! fn login(email: &str, password: &str) -> Result<Session, LoginError> {
 //!     // ...
+//! #   Ok(Session)
 //! }
 //!
 //! #[audited(event = "account.delete", actor = %ctx.user, resource = ?id, skip(ctx))]
 //! async fn delete_account(ctx: &Ctx, id: AccountId) -> Result<(), Error> {
 //!     // ...
+//! #   Ok(())
 //! }
+//! # let (_, records) = audit_layer::testing::capture_records(|| login("a@example.com", "pw"));
+//! # assert_eq!(records.len(), 1);
 //! ```
 //!
 //! ## Options
@@ -131,8 +138,11 @@
 //! session timing out, a permission check denying access, ...). It expands to
 //! a block expression of type `()`.
 //!
-//! ```ignore
+//! ```
 //! use audit_layer::audit_event;
+//! # struct Session { user: String, id: u64 }
+//! # let session = Session { user: "alice".into(), id: 7 };
+//! # let idle = std::time::Duration::from_secs(900);
 //!
 //! audit_event!(
 //!     event = "session.timeout",
@@ -168,10 +178,13 @@ mod expand;
 /// See the [crate documentation](crate) for the options and what is captured.
 /// Use it through `audit_layer::audited`.
 ///
-/// ```ignore
+/// ```
+/// # #[derive(Debug)] struct Session; #[derive(Debug)] struct LoginError;
+/// # impl std::fmt::Display for LoginError { fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("bad") } }
 /// #[audit_layer::audited(event = "auth.login", actor = %email, skip(password))]
 /// fn login(email: &str, password: &str) -> Result<Session, LoginError> {
 ///     // ...
+/// #   Err(LoginError)
 /// }
 /// ```
 #[proc_macro_attribute]
@@ -184,7 +197,10 @@ pub fn audited(args: TokenStream, item: TokenStream) -> TokenStream {
 /// See the [crate documentation](crate#audit_event) for the options. Use it
 /// through `audit_layer::audit_event!`.
 ///
-/// ```ignore
+/// ```
+/// # struct User { id: u64 }
+/// # let user = User { id: 7 };
+/// # let path = "/admin";
 /// audit_layer::audit_event!(
 ///     event = "access.check",
 ///     outcome = "denied",
