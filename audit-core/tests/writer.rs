@@ -367,3 +367,25 @@ fn continue_policy_keeps_a_backlog_then_documents_what_it_dropped() {
     let kept = numbers(dir.path());
     assert_eq!(kept.len() as u64 + m.dropped, 40);
 }
+
+#[test]
+fn rotation_by_age() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, vk) = open(dir.path(), FileLogOptions::default());
+    // Any file is older than a nanosecond by the time a batch is written: every batch
+    // (one record each, since each caller waits for its fsync) ends in a rotation.
+    let config = WriterConfig {
+        durability: Durability::EveryRecord,
+        rotate_age: Some(Duration::from_nanos(1)),
+        ..WriterConfig::default()
+    };
+    let (writer, guard) = Writer::spawn(log, config).unwrap();
+    for i in 0..4 {
+        writer.submit(record(i)).unwrap();
+    }
+    guard.shutdown().unwrap();
+    assert!(writer.metrics().rotations >= 4, "{:?}", writer.metrics());
+    let report = verify(dir.path(), &vk);
+    assert_eq!(report.verdict(), Verdict::Ok, "{:?}", report.findings);
+    assert_eq!(numbers(dir.path()), (0..4).collect::<Vec<_>>());
+}
