@@ -108,8 +108,12 @@ pub struct Object {
 /// supplementary character (UTF-8 lead byte `F0..=F4`, UTF-16 high surrogate `D800..`)
 /// meets a character in `U+E000..=U+FFFF` (lead byte `EE`/`EF`): in UTF-16 the former
 /// sorts first.
-fn cmp_keys(a: &str, b: &str) -> Ordering {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
+pub(crate) fn cmp_keys(a: &str, b: &str) -> Ordering {
+    cmp_key_bytes(a.as_bytes(), b.as_bytes())
+}
+
+/// [`cmp_keys`] on the UTF-8 bytes of two keys (which must be valid UTF-8).
+pub(crate) fn cmp_key_bytes(a: &[u8], b: &[u8]) -> Ordering {
     let n = a.iter().zip(b).take_while(|(x, y)| x == y).count();
     match (a.get(n), b.get(n)) {
         (Some(&x), Some(&y)) => {
@@ -281,6 +285,37 @@ impl Object {
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
         self.members.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Iterates over the members in canonical order, values mutable (keys are not, so the
+    /// order cannot be broken). Used by the redaction engine to rewrite values in place.
+    ///
+    /// ```
+    /// use audit_core::canonical::{Object, Value};
+    /// let mut o = Object::new();
+    /// o.insert("a", 1);
+    /// o.insert("b", 2);
+    /// for (_, v) in o.iter_mut() {
+    ///     *v = Value::Null;
+    /// }
+    /// assert_eq!(Value::from(o).to_canonical_string(), r#"{"a":null,"b":null}"#);
+    /// ```
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&str, &mut Value)> {
+        self.members.iter_mut().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Keeps only the members for which `keep` returns `true`, in order.
+    ///
+    /// ```
+    /// use audit_core::canonical::{Object, Value};
+    /// let mut o = Object::new();
+    /// o.insert("a", 1);
+    /// o.insert("b", 2);
+    /// o.retain(|k, _| k != "a");
+    /// assert_eq!(Value::from(o).to_canonical_string(), r#"{"b":2}"#);
+    /// ```
+    pub fn retain(&mut self, mut keep: impl FnMut(&str, &Value) -> bool) {
+        self.members.retain(|(k, v)| keep(k, v));
     }
 
     /// Iterates over the keys in canonical order (UTF-16 code-unit order).
@@ -983,7 +1018,7 @@ const EAGER_INSERT_LIMIT: usize = 32;
 /// zero bytes and `(x - 0x20..) & !x & 0x80..` flags bytes below 0x20; borrows can only
 /// cause false flags above a true one, so the lowest flag is exact.
 #[inline]
-fn scan_plain(b: &[u8], mut p: usize) -> usize {
+pub(crate) fn scan_plain(b: &[u8], mut p: usize) -> usize {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     while let Some(chunk) = b.get(p..p + 8) {

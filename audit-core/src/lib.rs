@@ -10,6 +10,7 @@
 //! |---|---|
 //! | [`canonical`] | the JSON value type, the strict parser and the RFC 8785 serializer |
 //! | [`record`] | the record model (who / what / when / where / outcome) before sealing |
+//! | [`redact`] | the redaction engine: secrets and personal data out of records before sealing |
 //! | [`keys`] | key material: the writer's evolving sealing key and the auditor's verification keys |
 //! | [`signing`] | the MAC of one record (the only place that computes one) |
 //! | [`seal`] | the sealer: assigns `seq`, `prev`, key id and MAC, one chain per writer |
@@ -47,6 +48,7 @@ pub mod canonical;
 pub mod checkpoint;
 pub mod keys;
 pub mod record;
+pub mod redact;
 pub mod seal;
 pub mod signing;
 pub mod sink;

@@ -140,11 +140,13 @@ impl Capture {
         crate::pipeline::deliver(record);
     }
 
+    /// Build the record. Redaction by the policy happens at delivery, where the pipeline
+    /// (and so its policy) is known; here only the fields forced with `redact(...)` are
+    /// masked, and listed in `redaction.fields` for the policy to merge with its own.
     fn into_record(self, report: OutcomeReport, duration: Duration) -> Result<Record, String> {
         let mut record = Record::new(self.callsite.event, report.outcome, self.timestamp)
             .map_err(|e| format!("{} ({}:{})", e, self.callsite.file, self.callsite.line))?;
-        let policy = crate::redact::Policy::default_policy();
-        let mut redacted: Vec<String> = Vec::new();
+        let mut forced: Vec<String> = Vec::new();
         if let Some(actor) = self.actor {
             record.set_actor(as_text(actor));
         }
@@ -158,31 +160,37 @@ impl Capture {
             if value.is_null() {
                 continue; // declared Empty and never filled
             }
-            let forced = self.redact.iter().any(|r| *r == name);
-            let value = if forced || policy.is_sensitive_name(&name) {
-                redacted.push(name.to_string());
-                Value::from(crate::redact::MASK)
+            let is_forced = self.redact.iter().any(|r| *r == name);
+            let value = if is_forced {
+                Value::from(audit_core::redact::MASK)
             } else {
-                policy.redact_value(value)
+                value
             };
-            if name.contains('.') && record.set(&name, value.clone()).is_ok() {
-                continue;
+            let placed = name.contains('.') && record.set(&name, value.clone()).is_ok();
+            if !placed {
+                record.set_field(&name, value);
             }
-            record.set_field(&name, value);
+            if is_forced {
+                forced.push(if placed {
+                    name.into_owned()
+                } else {
+                    format!("{}.{name}", audit_core::record::FIELDS_KEY)
+                });
+            }
         }
         if let Some(reason) = report.reason {
-            record.set_reason(policy.redact_text(&reason));
+            record.set_reason(reason);
         }
         record.set_duration(duration);
         let _ = record.set("event.id", self.event_id);
         if let Some(parent) = self.parent_id {
             let _ = record.set("event.parent_id", parent);
         }
-        if !redacted.is_empty() {
-            redacted.sort();
+        if !forced.is_empty() {
+            forced.sort();
             let _ = record.set(
                 "redaction.fields",
-                redacted.into_iter().map(Value::from).collect::<Vec<_>>(),
+                forced.into_iter().map(Value::from).collect::<Vec<_>>(),
             );
         }
         Ok(record)

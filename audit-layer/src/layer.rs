@@ -25,6 +25,41 @@ use tracing_subscriber::Layer;
 use crate::pipeline::{FlushError, Pipeline};
 
 /// The default context fields: span field name → record path.
+///
+/// An audited call copies these fields from the spans it runs in (the innermost value
+/// wins), so a request span opened by middleware gives every audited handler inside it the
+/// request id and client address. [`AuditLayerBuilder::context_field`] replaces the set.
+///
+/// ```
+/// use audit_layer::audit_core::canonical::{parse_canonical, Value};
+/// use tracing_subscriber::prelude::*;
+///
+/// #[audit_layer::audited(event = "data.read", resource = %id)]
+/// fn read_document(id: &str) {}
+///
+/// let dir = tempfile::tempdir()?;
+/// let (sealing, _) = audit_layer::audit_core::keys::SealingKey::generate("k1", 1024)?;
+/// let (audit, guard) = audit_layer::AuditLayer::builder()
+///     .log_file(dir.path().join("audit.log"))
+///     .sealing_key(sealing)
+///     .build()?;
+/// tracing::subscriber::with_default(tracing_subscriber::registry().with(audit), || {
+///     let request = tracing::info_span!("request", request_id = "req-1", user_agent = "curl/8");
+///     let _entered = request.enter();
+///     read_document("doc-9");
+/// });
+/// guard.shutdown()?;
+///
+/// let log = std::fs::read_to_string(dir.path().join("audit.log"))?;
+/// let record = log
+///     .lines()
+///     .map(|line| parse_canonical(line).unwrap())
+///     .find(|r| r.get_path("event.action").and_then(Value::as_str) == Some("data.read"))
+///     .unwrap();
+/// assert_eq!(record.get_path("http.request.id").and_then(Value::as_str), Some("req-1"));
+/// assert_eq!(record.get_path("user_agent.original").and_then(Value::as_str), Some("curl/8"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const DEFAULT_CONTEXT_FIELDS: &[(&str, &str)] = &[
     ("request_id", "http.request.id"),
     ("http.request.id", "http.request.id"),
@@ -62,6 +97,33 @@ pub struct AuditLayer {
 /// Defaults: the OS decides when records reach the disk ([`Durability::Os`]), failures
 /// block and retry ([`FailurePolicy::Block`]), no rotation, no witness, `audit.log.start` and
 /// `audit.log.stop` records on, the [default context fields](DEFAULT_CONTEXT_FIELDS).
+///
+/// A production setup might look like this:
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use audit_layer::{AuditLayer, Durability, FailurePolicy, WriterFailure};
+///
+/// # let dir = tempfile::tempdir()?;
+/// # let key_file = dir.path().join("audit-writer.key");
+/// # audit_layer::audit_core::keys::SealingKey::generate("k1", 1024)?.0.store(&key_file)?;
+/// let (audit, guard) = AuditLayer::builder()
+///     .log_dir(dir.path().join("audit")) // audit-<first seq>.log files, one chain
+///     .sealing_key_file(&key_file) // from `audit-log keygen`
+///     .durability(Durability::Interval(Duration::from_millis(200)))
+///     .failure_policy(FailurePolicy::FailClosed) // no audited action without its record
+///     .on_failure(Arc::new(|f: &WriterFailure<'_>| eprintln!("AUDIT LOG FAILING: {}", f.error)))
+///     .rotate_bytes(64 << 20)
+///     .rotate_age(Duration::from_secs(24 * 3600))
+///     .witness_file(dir.path().join("witness.log")) // on other storage, in production
+///     .checkpoint_every(1_000, Duration::from_secs(30))
+///     .build()?;
+/// # drop(audit);
+/// // ... install `audit` in the subscriber, run the program ...
+/// guard.shutdown()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Default)]
 pub struct AuditLayerBuilder {
     log_file: Option<PathBuf>,
@@ -72,6 +134,7 @@ pub struct AuditLayerBuilder {
     context: Option<Vec<(String, &'static str)>>,
     no_fallback: bool,
     writer: WriterConfig,
+    redaction: Option<audit_core::redact::Policy>,
 }
 
 impl std::fmt::Debug for AuditLayerBuilder {
@@ -81,11 +144,18 @@ impl std::fmt::Debug for AuditLayerBuilder {
             .field("log_dir", &self.log_dir)
             .field("key_file", &self.key_file)
             .field("writer", &self.writer)
+            .field("redaction", &self.redaction)
             .finish_non_exhaustive()
     }
 }
 
 /// Why the layer could not be built.
+///
+/// ```
+/// use audit_layer::{AuditLayer, BuildError};
+/// let err = AuditLayer::builder().log_file("audit.log").build().unwrap_err();
+/// assert!(matches!(err, BuildError::MissingKey));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
@@ -111,6 +181,20 @@ impl AuditLayer {
 
     /// The writer's counters: records written, bytes, queue depth, fsyncs, failures,
     /// dropped, checkpoints, rotations.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (sealing, _) = audit_layer::audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// let (audit, guard) = audit_layer::AuditLayer::builder()
+    ///     .log_file(dir.path().join("audit.log"))
+    ///     .sealing_key(sealing)
+    ///     .build()?;
+    /// guard.flush()?;
+    /// let metrics = audit.metrics();
+    /// assert!(metrics.records_written >= 1); // the writer's own `audit.log.start`
+    /// assert_eq!(metrics.failures, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn metrics(&self) -> Metrics {
         self.pipeline.metrics()
     }
@@ -218,7 +302,25 @@ impl AuditLayerBuilder {
     }
 
     /// Copy span field `span_field` of enclosing spans into record path `record_path`.
-    /// The first call replaces the [default set](DEFAULT_CONTEXT_FIELDS).
+    /// The first call replaces the [default set](DEFAULT_CONTEXT_FIELDS) (see there for how
+    /// context reaches a record).
+    ///
+    /// ```
+    /// use audit_layer::DEFAULT_CONTEXT_FIELDS;
+    /// # let (sealing, _) = audit_layer::audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// # let dir = tempfile::tempdir()?;
+    /// // Keep the defaults, and add the tenant of a `tenant` span field.
+    /// let builder = DEFAULT_CONTEXT_FIELDS
+    ///     .iter()
+    ///     .fold(audit_layer::AuditLayer::builder(), |b, (field, path)| b.context_field(*field, path))
+    ///     .context_field("tenant", "organization.id");
+    /// let (audit, _guard) = builder
+    ///     .log_file(dir.path().join("audit.log"))
+    ///     .sealing_key(sealing)
+    ///     .build()?;
+    /// # drop(audit);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn context_field(
         mut self,
         span_field: impl Into<String>,
@@ -230,10 +332,36 @@ impl AuditLayerBuilder {
         self
     }
 
-    /// Do not register this layer as the process-wide fallback (used when the current
-    /// subscriber does not expose the layer, e.g. inside `reload`).
+    /// Do not register this layer as the process-wide fallback.
+    ///
+    /// Records find their layer through the current dispatcher. When that does not expose
+    /// it — the layer wrapped in `tracing_subscriber::reload::Layer`, which refuses to
+    /// downcast through its lock, or a record made on a thread with no subscriber — they
+    /// go to the process-wide fallback: the most recently built layer that did not call
+    /// this. Tests that build several layers call it so that one test's records cannot
+    /// reach another's log.
     pub fn without_process_fallback(mut self) -> Self {
         self.no_fallback = true;
+        self
+    }
+
+    /// The redaction policy applied to every record before it is sealed (default:
+    /// [`Policy::default`](audit_core::redact::Policy::default), see
+    /// [`redact`](crate::redact)).
+    ///
+    /// ```
+    /// use audit_layer::redact::{Action, Policy, PseudonymKey};
+    /// let policy = Policy::builder()
+    ///     .allow_field("fields.order_id")
+    ///     .pseudonym_key(PseudonymKey::generate()?)
+    ///     .field_action("user.email", Action::KeyedHash)
+    ///     .build()?;
+    /// let builder = audit_layer::AuditLayer::builder().redaction(policy);
+    /// # let _ = builder;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn redaction(mut self, policy: audit_core::redact::Policy) -> Self {
+        self.redaction = Some(policy);
         self
     }
 
@@ -261,7 +389,11 @@ impl AuditLayerBuilder {
                 .map(|(f, p)| ((*f).to_owned(), *p))
                 .collect()
         });
-        let pipeline = Arc::new(Pipeline { writer, context });
+        let pipeline = Arc::new(Pipeline {
+            writer,
+            context,
+            redaction: self.redaction.unwrap_or_default(),
+        });
         if !self.no_fallback {
             pipeline.set_fallback();
         }
@@ -281,6 +413,21 @@ impl AuditLayerBuilder {
 /// Stops the writer when dropped: drains the queue, writes `audit.log.stop` and a final
 /// checkpoint, and fsyncs. `std::process::exit` skips destructors: call
 /// [`AuditGuard::shutdown`] first.
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// # let (sealing, _) = audit_layer::audit_core::keys::SealingKey::generate("k1", 1024)?;
+/// let (_audit, guard) = audit_layer::AuditLayer::builder()
+///     .log_file(dir.path().join("audit.log"))
+///     .sealing_key(sealing)
+///     .build()?;
+/// // ... audited calls ...
+/// guard.flush()?; // everything so far is on disk
+/// assert_eq!(guard.path(), dir.path().join("audit.log"));
+/// assert_eq!(guard.metrics().queue_depth, 0);
+/// guard.shutdown()?; // before `std::process::exit`, or let it drop
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "dropping the guard stops the audit log writer; keep it alive for as long as the program audits"]
 pub struct AuditGuard {
     pipeline: Arc<Pipeline>,

@@ -37,6 +37,38 @@
 //! [`build`](AuditLayerBuilder::build). If neither exists, the first lost record is reported
 //! on stderr and [`lost_records`] counts every one.
 //!
+//! ## Next to other layers
+//!
+//! An audited call runs inside an ordinary `tracing` span named after the function, with
+//! target `audit` and one field, `audit.event`: the rest of the stack (`fmt`, JSON logs,
+//! OpenTelemetry) sees that span when its filters enable it, but never the call's arguments,
+//! actor or fields — those go only into the sealed record. So:
+//!
+//! - `EnvFilter::new("info,audit=off")`, or a per-layer `Targets` filter turning the
+//!   `audit` target off for `fmt`, keeps audit spans out of ordinary logs; the records are
+//!   still written. (Context spans of other targets, such as a request span, still provide
+//!   their [context fields](DEFAULT_CONTEXT_FIELDS) as long as they are enabled.)
+//! - A filter behind `tracing_subscriber::reload` can be changed at runtime without
+//!   affecting the audit log. The audit layer itself can also be wrapped in `reload`, but
+//!   `reload` hides it from the dispatcher: records then reach it through the process-wide
+//!   fallback, so do not build it
+//!   [`without_process_fallback`](AuditLayerBuilder::without_process_fallback).
+//! - `#[tracing::instrument]` and [`#[audited]`](audited) can be put on the same function, in
+//!   either order. Each keeps the attributes written below it on the function it generates,
+//!   so the attribute written first ends up as the *inner* span.
+//! - With `tracing`'s `max_level_*` / `release_max_level_*` features, spans below the
+//!   static maximum do not exist at all; audited calls still produce their records (and an
+//!   audit span at a level above the maximum, `#[audited(level = "error", ...)]`, is still
+//!   visible to the other layers). Context spans that were compiled out provide no context.
+//!
+//! ## Cargo features
+//!
+//! - `opentelemetry` (off by default): a record whose context spans set no `trace.id` field
+//!   takes `trace.id` and `span.id` from the current OpenTelemetry context — the one
+//!   `tracing-opentelemetry` attaches when one of its spans is entered — so audit records
+//!   can be joined with traces. It uses `opentelemetry` 0.31 (that of `tracing-opentelemetry`
+//!   0.32); a context attached through another major version is not seen.
+//!
 //! ## Modules
 //!
 //! - [`testing`]: deterministic capture for tests and snapshots.
@@ -46,6 +78,7 @@
 
 mod capture;
 mod layer;
+mod otel;
 mod outcome;
 mod pipeline;
 pub mod redact;

@@ -23,6 +23,35 @@ use std::fmt;
 pub use audit_core::record::Outcome;
 
 /// Maps a value (usually an error type) to an audit outcome and reason.
+///
+/// `#[audited]` uses it for a function's return value: implement it for an error type to
+/// record some errors as [`Outcome::Denied`] rather than failures, or to choose the reason.
+///
+/// ```
+/// use audit_layer::{audited, AuditOutcome, Outcome};
+///
+/// #[derive(Debug)]
+/// struct Forbidden(&'static str);
+///
+/// impl AuditOutcome for Forbidden {
+///     fn audit_outcome(&self) -> Outcome {
+///         Outcome::Denied
+///     }
+///     fn audit_reason(&self) -> Option<String> {
+///         Some(format!("missing role {}", self.0))
+///     }
+/// }
+///
+/// #[audited(event = "iam.role.grant", actor = %actor, resource = %role)]
+/// fn grant_role(actor: &str, role: &str) -> Result<(), Forbidden> {
+///     Err(Forbidden("admin"))
+/// }
+///
+/// let (_, records) = audit_layer::testing::capture_records(|| grant_role("alice", "auditor"));
+/// assert_eq!(Outcome::from_body(&records[0]), Some(Outcome::Denied));
+/// let event = records[0].get("event").unwrap();
+/// assert_eq!(event.get_path("reason").unwrap().as_str(), Some("missing role admin"));
+/// ```
 pub trait AuditOutcome {
     /// The outcome this value stands for.
     fn audit_outcome(&self) -> Outcome;

@@ -51,6 +51,8 @@ pub(crate) fn next_event_id() -> String {
 pub(crate) struct Pipeline {
     pub(crate) writer: Writer,
     pub(crate) context: Vec<(String, &'static str)>,
+    /// Applied to every record before it is submitted (so before it is sealed).
+    pub(crate) redaction: audit_core::redact::Policy,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -128,6 +130,8 @@ pub(crate) fn deliver(record: Result<Record, String>) {
     };
     match current_pipeline() {
         Some(p) => {
+            let mut record = record;
+            p.redaction.apply_record(&mut record);
             if let Err(e) = p.submit(record) {
                 // The writer has already reported and counted it; count it here too so
                 // `failed_records()` sees every record an audited call could not store.
@@ -152,7 +156,7 @@ pub(crate) fn deliver(record: Result<Record, String>) {
 /// Values of the configured context fields found on the current span and its ancestors
 /// (the innermost wins).
 pub(crate) fn collect_context() -> Vec<(&'static str, Value)> {
-    tracing::dispatcher::get_default(|d| {
+    let mut out = tracing::dispatcher::get_default(|d| {
         let mut out: Vec<(&'static str, Value)> = Vec::new();
         let Some(registry) = d.downcast_ref::<tracing_subscriber::Registry>() else {
             return out;
@@ -173,5 +177,8 @@ pub(crate) fn collect_context() -> Vec<(&'static str, Value)> {
             }
         }
         out
-    })
+    });
+    // The OpenTelemetry trace context, with the `opentelemetry` feature.
+    crate::otel::add_trace_context(&mut out);
+    out
 }

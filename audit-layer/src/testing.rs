@@ -64,10 +64,14 @@ pub(crate) fn hook_clock() -> Option<(SystemTime, String)> {
     })
 }
 
-/// Take the record if a capture is active on this thread.
+/// Take the record if a capture is active on this thread. Captured records go through the
+/// default redaction policy ([`Policy::builtin`](audit_core::redact::Policy::builtin)), as a
+/// layer without [`redaction`](crate::AuditLayerBuilder::redaction) would apply.
 pub(crate) fn hook_deliver(record: Record) -> Option<Record> {
     HOOK.with(|h| match h.borrow_mut().as_mut() {
         Some(hook) => {
+            let mut record = record;
+            audit_core::redact::Policy::builtin().apply_record(&mut record);
             hook.records.push(record);
             None
         }
@@ -120,6 +124,31 @@ pub fn capture_records<R>(f: impl FnOnce() -> R) -> (R, Vec<Object>) {
 
 /// Like [`capture_records`], but seals the records into a chain with the fixed test key
 /// ([`verification_key`]) and chain id [`TEST_CHAIN`], returning the complete records.
+///
+/// The records form a chain, not a log file (there is no `audit.file.open` header), so a
+/// verifier checks them with `check_file_headers` off. For snapshots, convert each record
+/// with `serde_json::from_str(&record.to_canonical_string())` and use
+/// `insta::assert_json_snapshot!` (see the `audit-examples` crate's `tests/login_snapshot.rs`).
+///
+/// ```
+/// use audit_layer::audit_core::verify::{Verdict, Verifier, VerifyOptions};
+/// use audit_layer::testing::{capture_sealed, verification_key};
+///
+/// #[audit_layer::audited(event = "auth.logout", actor = %user)]
+/// fn logout(user: &str) {}
+///
+/// let ((), records) = capture_sealed(|| {
+///     logout("alice");
+///     logout("bob");
+/// });
+/// let chain: String = records.iter().map(|r| r.to_canonical_string() + "\n").collect();
+/// let options = VerifyOptions { check_file_headers: false, ..VerifyOptions::default() };
+/// let report = Verifier::new(verification_key().into())
+///     .with_options(options)
+///     .verify_str("captured", &chain);
+/// assert_eq!(report.verdict(), Verdict::Ok);
+/// assert_eq!(records[1].get_path("audit.seq").unwrap().as_i64(), Some(1));
+/// ```
 pub fn capture_sealed<R>(f: impl FnOnce() -> R) -> (R, Vec<Value>) {
     let (out, records) = run(f);
     let mut sealer = Sealer::with_chain_id(verification_key().to_sealing_key(), TEST_CHAIN)

@@ -1,0 +1,1130 @@
+//! Redaction: no secret or personal datum reaches an audit record in the clear.
+//!
+//! A [`Policy`] is compiled once (normalised names in bucketed sets, detectors in a
+//! first-byte dispatch table) and applied to every record body before it is sealed. It
+//! rewrites values in place and returns the paths it redacted ([`Redactions`]), which the
+//! record carries in `redaction.fields` (names, never values). Reasons and other free text go
+//! through [`Policy::redact_text`], with the same rules.
+//!
+//! What is caught (the full list, with the defaults, is in `docs/REDACTION.md`):
+//!
+//! - **By field name**, at any depth and however it is spelled: names are normalised (case,
+//!   `_`, `-`, `.`, spaces, `%XX` and camel case do not matter) and checked against suffix
+//!   rules (`user_password`, `clientSecret`, `X-Api-Key`, `refresh-token`, `Set-Cookie`,
+//!   `session_id`, `card_number` ...) and word rules (`pin`, `pan`, `ssn`, `cvv`, `pwd`,
+//!   `password_hash` ...). An object member is also checked joined to its parent's name
+//!   (`session.id`, `card.number`). See [`PolicyBuilder::sensitive_name`].
+//! - **By value**, whatever the field is called: card numbers (issuer prefix and Luhn),
+//!   JWTs, `Bearer`/`Basic` credentials, AWS access key ids, PEM private keys, passwords in
+//!   URLs, GitHub, GitLab, Slack, Stripe, Google, OpenAI-style and npm tokens, US SSNs and
+//!   IBANs, plus your own ([`ExtraDetector`]). See [`Detector`].
+//! - **Inside `Debug` and `Display` text**: `User { password: "hunter2" }`,
+//!   `{"password":"x"}`, `password=x&user=y`, `Authorization: Bearer ...`, XML, tuples.
+//!
+//! Then every string value is made safe to display: Unicode line and paragraph separators,
+//! C1 control characters and bidirectional overrides become U+FFFD (C0 controls, `\n`
+//! included, are escaped by the canonical JSON form, so no value can forge a second line —
+//! CWE-117), and values longer than [`PolicyBuilder::max_value_bytes`] are cut with a marker.
+//!
+//! ```
+//! use audit_core::canonical::Object;
+//! use audit_core::redact::Policy;
+//!
+//! let policy = Policy::default();
+//! let mut body = Object::new();
+//! let fields = body.object_mut("fields");
+//! fields.insert("userPassword", "hunter2");
+//! fields.insert("request", r#"Login { user: "bob", api_key: "k-8f3a9" }"#);
+//! fields.insert("note", "paid with 4111 1111 1111 1111");
+//! fields.insert("order_id", "A-1042");
+//! let redactions = policy.apply(&mut body);
+//!
+//! let fields = body.get("fields").unwrap();
+//! assert_eq!(fields.get_path("userPassword").unwrap().as_str(), Some("[REDACTED]"));
+//! assert_eq!(fields.get_path("request").unwrap().as_str(), Some(r#"Login { user: "bob", api_key: "[REDACTED]" }"#));
+//! assert_eq!(fields.get_path("note").unwrap().as_str(), Some("paid with [REDACTED]...1111"));
+//! assert_eq!(fields.get_path("order_id").unwrap().as_str(), Some("A-1042"));
+//! assert_eq!(redactions.paths(), ["fields.note", "fields.request", "fields.userPassword"]);
+//! ```
+
+mod actions;
+mod detectors;
+mod names;
+mod text;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use crate::canonical::{Object, Value};
+use crate::record::Record;
+
+pub use actions::{
+    Action, PseudonymKey, MASK, MIN_PSEUDONYM_KEY_BYTES, PARTIAL_SEPARATOR, PSEUDONYM_PREFIX,
+};
+pub use detectors::{Charset, Detector, ExtraDetector};
+
+use actions::{is_redacted_form, render, replacement};
+use detectors::{Detectors, Hit};
+use names::{normalize_rule, Class, NameRules, NameSet};
+
+/// The default limit on the size of one string value, in bytes.
+pub const DEFAULT_MAX_VALUE_BYTES: usize = 4096;
+
+/// The smallest limit [`PolicyBuilder::max_value_bytes`] accepts.
+pub const MIN_MAX_VALUE_BYTES: usize = 64;
+
+/// Written after a value cut at the size limit, followed by the number of bytes cut and
+/// `]`: `…[TRUNCATED 5120 bytes]`.
+pub const TRUNCATION_MARKER: &str = "…[TRUNCATED ";
+
+/// The record path listing what was redacted.
+pub const REDACTION_FIELDS: &str = "redaction.fields";
+
+/// The deepest nesting the engine walks; anything deeper is masked whole (fail closed).
+pub const MAX_WALK_DEPTH: usize = 128;
+
+/// Why a policy could not be built.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// A name that is empty once normalised (only separators).
+    #[error("sensitive name {0:?} is empty once case and separators are removed")]
+    EmptyName(String),
+    /// A field path with an empty segment.
+    #[error("invalid field path {0:?}: use dotted segments such as \"fields.order_id\" (`*` matches one segment)")]
+    InvalidPath(String),
+    /// [`Action::KeyedHash`] was asked for but no [`PseudonymKey`] was given.
+    #[error(
+        "{0} uses Action::KeyedHash but the policy has no pseudonym key: call .pseudonym_key(key)"
+    )]
+    KeyedHashWithoutKey(String),
+    /// The pseudonymisation key is too short.
+    #[error("a pseudonym key needs at least {MIN_PSEUDONYM_KEY_BYTES} bytes, got {0} (use 32 random bytes)")]
+    KeyTooShort(usize),
+    /// The pseudonymisation key is not hex.
+    #[error("the pseudonym key is not hex")]
+    KeyNotHex,
+    /// No random bytes could be had for a key.
+    #[error("no random bytes for a pseudonym key: {0}")]
+    Random(String),
+    /// An extra detector that cannot match anything sensible.
+    #[error("extra detector {name:?}: {reason}")]
+    InvalidDetector {
+        /// The detector's name.
+        name: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The value size limit is too small to hold a redaction and the marker.
+    #[error("max_value_bytes must be at least {MIN_MAX_VALUE_BYTES}, got {0}")]
+    MaxValueTooSmall(usize),
+}
+
+/// The paths a policy redacted in one record: sorted, unique, array indexes left out
+/// (`fields.items.password` for any element of `fields.items`).
+///
+/// ```
+/// use audit_core::canonical::Object;
+/// use audit_core::redact::Policy;
+/// let mut body = Object::new();
+/// body.object_mut("fields").insert("token", "abc");
+/// let r = Policy::default().apply(&mut body);
+/// assert_eq!(r.paths(), ["fields.token"]);
+/// r.write_to(&mut body);
+/// let listed = body.get("redaction").unwrap().get_path("fields").unwrap();
+/// assert_eq!(listed.as_array().unwrap()[0].as_str(), Some("fields.token"));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Redactions {
+    paths: Vec<String>,
+}
+
+impl Redactions {
+    /// Whether nothing was redacted.
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty()
+    }
+
+    /// How many paths were redacted.
+    pub fn len(&self) -> usize {
+        self.paths.len()
+    }
+
+    /// The redacted paths, sorted.
+    pub fn paths(&self) -> &[String] {
+        &self.paths
+    }
+
+    /// Whether `path` was redacted.
+    pub fn contains(&self, path: &str) -> bool {
+        self.paths
+            .binary_search_by(|p| p.as_str().cmp(path))
+            .is_ok()
+    }
+
+    /// The paths.
+    pub fn into_paths(self) -> Vec<String> {
+        self.paths
+    }
+
+    /// Add these paths to the `redaction.fields` of `body` (merging with any already
+    /// listed, sorted, unique). Writes nothing when both are empty.
+    pub fn write_to(&self, body: &mut Object) {
+        let existing: Vec<String> = body
+            .get("redaction")
+            .and_then(|r| r.get_path("fields"))
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if self.paths.is_empty() && existing.is_empty() {
+            return;
+        }
+        let mut all = existing;
+        all.extend(self.paths.iter().cloned());
+        all.sort();
+        all.dedup();
+        body.object_mut("redaction").insert(
+            "fields",
+            all.into_iter().map(Value::from).collect::<Vec<_>>(),
+        );
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Seg {
+    Lit(Box<str>),
+    Any,
+}
+
+/// A per-field rule: an action, or `None` for "allowed: never redact".
+#[derive(Clone, Debug)]
+struct FieldRule {
+    segs: Box<[Seg]>,
+    action: Option<Action>,
+}
+
+fn parse_path(path: &str) -> Result<Box<[Seg]>, PolicyError> {
+    if path.is_empty() || path.split('.').any(str::is_empty) {
+        return Err(PolicyError::InvalidPath(path.to_owned()));
+    }
+    Ok(path
+        .split('.')
+        .map(|s| {
+            if s == "*" {
+                Seg::Any
+            } else {
+                Seg::Lit(s.into())
+            }
+        })
+        .collect())
+}
+
+/// Where a value is in the record: a chain of member names on the stack (no allocation
+/// until a path has to be written down).
+struct Node<'a> {
+    parent: Option<&'a Node<'a>>,
+    key: &'a str,
+    depth: usize,
+}
+
+impl Node<'_> {
+    fn path(&self) -> String {
+        let mut segs: Vec<&str> = Vec::with_capacity(self.depth + 1);
+        let mut cur = Some(self);
+        while let Some(n) = cur {
+            segs.push(n.key);
+            cur = n.parent;
+        }
+        segs.reverse();
+        segs.join(".")
+    }
+
+    /// Fields the library itself writes, which the policy never touches.
+    fn is_protected(&self) -> bool {
+        match self.parent {
+            None => matches!(self.key, "@timestamp" | "audit" | "redaction"),
+            Some(p) if p.parent.is_none() => match p.key {
+                "event" => matches!(
+                    self.key,
+                    "action" | "outcome" | "type" | "id" | "parent_id" | "duration"
+                ),
+                "error" => self.key == "type",
+                _ => false,
+            },
+            Some(_) => false,
+        }
+    }
+}
+
+impl FieldRule {
+    fn matches(&self, node: &Node<'_>) -> bool {
+        if self.segs.len() != node.depth + 1 {
+            return false;
+        }
+        let mut cur = Some(node);
+        for seg in self.segs.iter().rev() {
+            let Some(n) = cur else { return false };
+            if let Seg::Lit(l) = seg {
+                if **l != *n.key {
+                    return false;
+                }
+            }
+            cur = n.parent;
+        }
+        true
+    }
+}
+
+enum Decision {
+    /// Library fields: untouched.
+    Skip,
+    /// Allowed: made safe to display and cut to size, never redacted.
+    Allow,
+    /// Sensitive as a whole.
+    Act(Action),
+    /// Look inside.
+    Scan,
+}
+
+struct Inner {
+    names: NameSet,
+    fields: Vec<FieldRule>,
+    detectors: Detectors,
+    key: Option<PseudonymKey>,
+    max_value_bytes: usize,
+}
+
+/// A compiled redaction policy. Build one with [`Policy::builder`], or use
+/// [`Policy::default`] (the documented defaults, compiled once per process). Cloning is
+/// cheap (the compiled tables are shared).
+///
+/// ```
+/// use audit_core::redact::{Action, Policy, PseudonymKey};
+/// let policy = Policy::builder()
+///     .sensitive_name("acct_pin_hint")
+///     .allow_field("fields.order_id")
+///     .field_action("session.id", Action::KeyedHash)
+///     .pseudonym_key(PseudonymKey::new([42u8; 32])?)
+///     .max_value_bytes(1024)
+///     .build()?;
+/// assert!(policy.is_sensitive_name("AcctPinHint"));
+/// assert_eq!(policy.redact_text("pwd=x1&page=2"), "pwd=[REDACTED]&page=2");
+/// # Ok::<(), audit_core::redact::PolicyError>(())
+/// ```
+#[derive(Clone)]
+pub struct Policy {
+    inner: Arc<Inner>,
+}
+
+impl Default for Policy {
+    /// The default policy: every default name and detector, no pseudonym key (session ids
+    /// are masked), values cut at [`DEFAULT_MAX_VALUE_BYTES`]. Compiled once per process.
+    fn default() -> Policy {
+        Policy::builtin().clone()
+    }
+}
+
+impl fmt::Debug for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Policy")
+            .field("field_rules", &self.inner.fields.len())
+            .field("detectors", &self.inner.detectors)
+            .field("pseudonym_key", &self.inner.key.is_some())
+            .field("max_value_bytes", &self.inner.max_value_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Policy {
+    /// Start from the defaults and adjust.
+    pub fn builder() -> PolicyBuilder {
+        PolicyBuilder::default()
+    }
+
+    /// The default policy, compiled on first use and shared.
+    pub fn builtin() -> &'static Policy {
+        static DEFAULT: OnceLock<Policy> = OnceLock::new();
+        DEFAULT.get_or_init(|| {
+            PolicyBuilder::default()
+                .build()
+                .unwrap_or_else(|_| unreachable!("the default policy is valid"))
+        })
+    }
+
+    /// Whether a field name, on its own, is sensitive under this policy.
+    ///
+    /// ```
+    /// let p = audit_core::redact::Policy::default();
+    /// assert!(p.is_sensitive_name("x-api-key") && p.is_sensitive_name("userPIN"));
+    /// assert!(!p.is_sensitive_name("username") && !p.is_sensitive_name("company"));
+    /// ```
+    pub fn is_sensitive_name(&self, name: &str) -> bool {
+        self.inner.names.check(name).is_some()
+    }
+
+    /// The size limit of one string value.
+    pub fn max_value_bytes(&self) -> usize {
+        self.inner.max_value_bytes
+    }
+
+    /// Redact a record body in place and return what was redacted. Fields the library
+    /// writes itself (`@timestamp`, `event.action`, `event.outcome`, `event.type`,
+    /// `event.id`, `event.parent_id`, `event.duration`, `error.type`, `audit`, `redaction`)
+    /// are left alone. Allocates nothing when nothing is redacted.
+    ///
+    /// The caller writes the result into the record with [`Redactions::write_to`] (or uses
+    /// [`Policy::apply_record`]).
+    pub fn apply(&self, body: &mut Object) -> Redactions {
+        let mut paths = Vec::new();
+        self.walk_object(body, None, 0, &mut paths);
+        paths.sort_unstable();
+        paths.dedup();
+        Redactions { paths }
+    }
+
+    /// [`apply`](Policy::apply) to a record and list the result in its
+    /// `redaction.fields` (merged with paths already listed there).
+    ///
+    /// ```
+    /// use audit_core::record::{Outcome, Record};
+    /// let mut r = Record::new("auth.login", Outcome::Failure, std::time::UNIX_EPOCH)?;
+    /// r.set_field("password", "hunter2");
+    /// r.set_reason("login failed for postgres://app:s3cr3t@db/main");
+    /// audit_core::redact::Policy::default().apply_record(&mut r);
+    /// let body = audit_core::canonical::Value::from(r.into_body());
+    /// assert_eq!(body.get_path("event.reason").unwrap().as_str(), Some("login failed for postgres://app:[REDACTED]@db/main"));
+    /// assert_eq!(body.get_path("redaction.fields").unwrap().to_canonical_string(), r#"["event.reason","fields.password"]"#);
+    /// # Ok::<(), audit_core::record::RecordError>(())
+    /// ```
+    pub fn apply_record(&self, record: &mut Record) -> Redactions {
+        let r = self.apply(record.body_mut());
+        r.write_to(record.body_mut());
+        r
+    }
+
+    /// Redact free text (an error message recorded as a reason, a formatted request):
+    /// pairs with sensitive names, detected secrets, display-unsafe characters and the
+    /// size limit. Borrows when nothing changes.
+    ///
+    /// ```
+    /// use std::borrow::Cow;
+    /// let p = audit_core::redact::Policy::default();
+    /// assert!(matches!(p.redact_text("user bob not found"), Cow::Borrowed(_)));
+    /// assert_eq!(p.redact_text(r#"User { name: "a", password: "hunter2" }"#), r#"User { name: "a", password: "[REDACTED]" }"#);
+    /// assert_eq!(p.redact_text("Authorization: Bearer 9f8e7d6c5b4a"), "Authorization: Bearer [REDACTED]");
+    /// ```
+    pub fn redact_text<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        self.process(text, true).0
+    }
+
+    /// Redact one value that has no name (an element, a message): strings and integers by
+    /// value, objects by their members' names and values. Returns whether anything was
+    /// redacted.
+    pub fn redact_value(&self, value: &mut Value) -> bool {
+        let mut paths = Vec::new();
+        let root = Node {
+            parent: None,
+            key: "",
+            depth: 0,
+        };
+        self.walk_value(value, &root, 1, false, &mut paths);
+        !paths.is_empty()
+    }
+
+    fn decide(&self, node: &Node<'_>) -> Decision {
+        if node.is_protected() {
+            return Decision::Skip;
+        }
+        if let Some(rule) = self.inner.fields.iter().rev().find(|r| r.matches(node)) {
+            return rule.action.map_or(Decision::Allow, Decision::Act);
+        }
+        match self
+            .inner
+            .names
+            .check_member(node.key, node.parent.map(|p| p.key))
+        {
+            Some(m) => Decision::Act(m.action),
+            None => Decision::Scan,
+        }
+    }
+
+    fn walk_object(
+        &self,
+        obj: &mut Object,
+        parent: Option<&Node<'_>>,
+        level: usize,
+        out: &mut Vec<String>,
+    ) {
+        let depth = parent.map_or(0, |p| p.depth + 1);
+        let mut removed: Vec<String> = Vec::new();
+        for (key, value) in obj.iter_mut() {
+            let node = Node { parent, key, depth };
+            match self.decide(&node) {
+                Decision::Skip => {}
+                Decision::Allow => self.walk_value(value, &node, level + 1, true, out),
+                Decision::Act(action) => {
+                    if self.act(value, action) {
+                        if action == Action::Remove {
+                            removed.push(key.to_owned());
+                        }
+                        out.push(node.path());
+                    }
+                }
+                Decision::Scan => self.walk_value(value, &node, level + 1, false, out),
+            }
+        }
+        if !removed.is_empty() {
+            obj.retain(|k, _| !removed.iter().any(|r| r == k));
+        }
+    }
+
+    /// Apply a whole-value action. Returns whether the value was sensitive (and is now
+    /// redacted, or is to be removed with [`Action::Remove`]). `null`, booleans, empty
+    /// strings and empty containers hide nothing and are left as they are.
+    fn act(&self, value: &mut Value, action: Action) -> bool {
+        let key = self.inner.key.as_ref();
+        let new = match value {
+            Value::Null | Value::Bool(_) => return false,
+            Value::String(s) if s.is_empty() => return false,
+            Value::Array(a) if a.is_empty() => return false,
+            Value::Object(o) if o.is_empty() => return false,
+            // Already redacted (e.g. a field forced to `[REDACTED]`): keep it as it is.
+            Value::String(s) if is_redacted_form(s) => return true,
+            _ if action == Action::Remove => return true,
+            Value::String(s) => replacement(action, s, key),
+            Value::Int(i) => replacement(action, &i.to_string(), key),
+            Value::Array(_) | Value::Object(_) => match action {
+                Action::KeyedHash => replacement(action, &value.to_canonical_string(), key),
+                _ => MASK.to_owned(),
+            },
+        };
+        *value = Value::String(new);
+        true
+    }
+
+    fn walk_value(
+        &self,
+        value: &mut Value,
+        node: &Node<'_>,
+        level: usize,
+        allowed: bool,
+        out: &mut Vec<String>,
+    ) {
+        if level > MAX_WALK_DEPTH {
+            if !allowed && self.act(value, Action::Mask) {
+                out.push(node.path());
+            }
+            return;
+        }
+        match value {
+            Value::String(s) => {
+                let (new, redacted) = self.process(s, !allowed);
+                if let Cow::Owned(new) = new {
+                    *s = new;
+                }
+                if redacted {
+                    out.push(node.path());
+                }
+            }
+            Value::Int(i) if !allowed => {
+                if let Some(action) = self.inner.detectors.int_is_card(*i) {
+                    let text = i.to_string();
+                    *value = Value::String(replacement(action, &text, self.inner.key.as_ref()));
+                    out.push(node.path());
+                }
+            }
+            Value::Array(items) => {
+                for item in items {
+                    self.walk_value(item, node, level + 1, allowed, out);
+                }
+            }
+            Value::Object(o) if allowed => {
+                for (k, v) in o.iter_mut() {
+                    let child = Node {
+                        parent: Some(node),
+                        key: k,
+                        depth: node.depth + 1,
+                    };
+                    self.walk_value(v, &child, level + 1, true, out);
+                }
+            }
+            Value::Object(o) => self.walk_object(o, Some(node), level, out),
+            _ => {}
+        }
+    }
+
+    /// Scan (unless `scan` is false), then make safe to display and cut to size.
+    fn process<'a>(&self, s: &'a str, scan: bool) -> (Cow<'a, str>, bool) {
+        let mut hits: Vec<Hit> = Vec::new();
+        if scan && s.len() >= 3 {
+            text::scan_pairs(s, &self.inner.names, &mut hits);
+            self.inner.detectors.scan(s, &mut hits);
+        }
+        let redacted = !hits.is_empty();
+        let out = if redacted {
+            Cow::Owned(self.rewrite(s, &mut hits))
+        } else {
+            Cow::Borrowed(s)
+        };
+        let out = sanitize(out);
+        let out = truncate(out, self.inner.max_value_bytes);
+        (out, redacted)
+    }
+
+    /// Replace the hits (overlapping ones merged; differing actions merge to a mask).
+    fn rewrite(&self, s: &str, hits: &mut [Hit]) -> String {
+        hits.sort_unstable_by_key(|h| (h.start, std::cmp::Reverse(h.end)));
+        let key = self.inner.key.as_ref();
+        let mut out = String::with_capacity(s.len() + 16);
+        let mut pos = 0;
+        let mut k = 0;
+        while k < hits.len() {
+            let mut cur = hits[k];
+            k += 1;
+            while k < hits.len() && hits[k].start < cur.end {
+                cur.end = cur.end.max(hits[k].end);
+                if hits[k].action != cur.action {
+                    cur.action = Action::Mask;
+                }
+                k += 1;
+            }
+            let start = floor_boundary(s, cur.start.max(pos));
+            let end = ceil_boundary(s, cur.end);
+            out.push_str(&s[pos..start]);
+            render(&mut out, cur.action, &s[start..end], key);
+            pos = end;
+        }
+        out.push_str(&s[pos..]);
+        out
+    }
+}
+
+fn floor_boundary(s: &str, mut i: usize) -> usize {
+    i = i.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_boundary(s: &str, mut i: usize) -> usize {
+    i = i.min(s.len());
+    while !s.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
+
+/// Characters that can fake a line break or reorder what a viewer shows: C1 controls
+/// (U+0080..U+009F, including NEL), U+2028, U+2029, and the bidirectional embeddings,
+/// overrides and isolates (U+202A..U+202E, U+2066..U+2069, "Trojan Source").
+fn is_display_unsafe(c: char) -> bool {
+    matches!(c, '\u{80}'..='\u{9f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+fn sanitize(s: Cow<'_, str>) -> Cow<'_, str> {
+    // All of them start with byte 0xC2 or 0xE2 in UTF-8.
+    let suspect = s.bytes().any(|b| b == 0xC2 || b == 0xE2);
+    if !suspect || !s.chars().any(is_display_unsafe) {
+        return s;
+    }
+    Cow::Owned(
+        s.chars()
+            .map(|c| if is_display_unsafe(c) { '\u{FFFD}' } else { c })
+            .collect(),
+    )
+}
+
+fn truncate(s: Cow<'_, str>, max: usize) -> Cow<'_, str> {
+    if s.len() <= max {
+        return s;
+    }
+    let cut = floor_boundary(&s, max);
+    let mut out = String::with_capacity(cut + TRUNCATION_MARKER.len() + 16);
+    out.push_str(&s[..cut]);
+    out.push_str(TRUNCATION_MARKER);
+    out.push_str(&(s.len() - cut).to_string());
+    out.push_str(" bytes]");
+    Cow::Owned(out)
+}
+
+/// Builds a [`Policy`]. Starts from the defaults; every call adjusts them; nothing is
+/// compiled until [`build`](PolicyBuilder::build).
+#[derive(Clone, Debug)]
+pub struct PolicyBuilder {
+    names: NameRules,
+    fields: Vec<(String, Option<Action>)>,
+    detector_actions: Vec<(Detector, Action)>,
+    disabled: Vec<Detector>,
+    extras: Vec<ExtraDetector>,
+    key: Option<PseudonymKey>,
+    max_value_bytes: usize,
+    errors: Vec<PolicyError>,
+}
+
+impl Default for PolicyBuilder {
+    fn default() -> PolicyBuilder {
+        PolicyBuilder {
+            names: NameRules::defaults(),
+            fields: Vec::new(),
+            detector_actions: Vec::new(),
+            disabled: Vec::new(),
+            extras: Vec::new(),
+            key: None,
+            max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
+            errors: Vec::new(),
+        }
+    }
+}
+
+impl PolicyBuilder {
+    fn normalized(&mut self, name: &str) -> Option<Box<[u8]>> {
+        let n = normalize_rule(name);
+        if n.is_none() {
+            self.errors.push(PolicyError::EmptyName(name.to_owned()));
+        }
+        n
+    }
+
+    /// Treat every name that ends with `name` (normalised: case, separators and camel case
+    /// do not matter, so `acct_pin_hint` also catches `userAcctPinHint`) as sensitive;
+    /// masked. A name already on the list keeps its action.
+    pub fn sensitive_name(mut self, name: &str) -> PolicyBuilder {
+        if let Some(n) = self.normalized(name) {
+            if !self.names.suffixes.iter().any(|(t, _, _)| *t == n) {
+                self.names.suffixes.push((n, None, Class::Secret));
+            }
+        }
+        self
+    }
+
+    /// Treat every name with `word` as one of its words as sensitive (`pin` catches
+    /// `user_pin` and `pinCode` but not `spinner`); masked.
+    pub fn sensitive_word(mut self, word: &str) -> PolicyBuilder {
+        if let Some(n) = self.normalized(word) {
+            if !self.names.words.iter().any(|(t, _, _)| *t == n) {
+                self.names.words.push((n, None, Class::Secret));
+            }
+        }
+        self
+    }
+
+    /// Like [`sensitive_name`](Self::sensitive_name), with its own action (this also changes
+    /// the action of a name already on the list, e.g. `name_action("card_number",
+    /// Action::Mask)`).
+    pub fn name_action(mut self, name: &str, action: Action) -> PolicyBuilder {
+        if let Some(n) = self.normalized(name) {
+            self.names.suffixes.push((n, Some(action), Class::Secret));
+        }
+        self
+    }
+
+    /// Take a name or word off the list (`remove_sensitive_name("signature")`).
+    pub fn remove_sensitive_name(mut self, name: &str) -> PolicyBuilder {
+        if let Some(n) = self.normalized(name) {
+            self.names.remove(&n);
+        }
+        self
+    }
+
+    /// Start from an empty list of names (detectors stay on).
+    pub fn clear_sensitive_names(mut self) -> PolicyBuilder {
+        self.names.suffixes.clear();
+        self.names.words.clear();
+        self
+    }
+
+    /// Never treat a name equal to `name` (normalised) as sensitive, e.g.
+    /// `password_changed_at`. Values under it are still scanned.
+    pub fn allow_name(mut self, name: &str) -> PolicyBuilder {
+        if let Some(n) = self.normalized(name) {
+            self.names.allowed.push(n);
+        }
+        self
+    }
+
+    /// Never redact the field at this record path (`fields.order_id`; `*` matches one
+    /// segment, `fields.*.sku`): no name rule, no detector. It is still made safe to display
+    /// and cut to size. Later field rules win over earlier ones.
+    pub fn allow_field(mut self, path: &str) -> PolicyBuilder {
+        match parse_path(path) {
+            Ok(_) => self.fields.push((path.to_owned(), None)),
+            Err(e) => self.errors.push(e),
+        }
+        self
+    }
+
+    /// Always apply `action` to the field at this record path, whatever its name and
+    /// value (`session.id` → [`Action::KeyedHash`], `user.email` → [`Action::KeyedHash`],
+    /// `fields.card` → [`Action::Partial`]). Wins over the name rules.
+    pub fn field_action(mut self, path: &str, action: Action) -> PolicyBuilder {
+        match parse_path(path) {
+            Ok(_) => self.fields.push((path.to_owned(), Some(action))),
+            Err(e) => self.errors.push(e),
+        }
+        self
+    }
+
+    /// The action of a built-in detector (default: [`Action::Partial`] for card numbers,
+    /// [`Action::Mask`] otherwise). In text, [`Action::Remove`] masks.
+    pub fn detector_action(mut self, detector: Detector, action: Action) -> PolicyBuilder {
+        self.detector_actions.push((detector, action));
+        self
+    }
+
+    /// Turn a built-in detector off.
+    pub fn disable_detector(mut self, detector: Detector) -> PolicyBuilder {
+        self.disabled.push(detector);
+        self
+    }
+
+    /// Add a detector of your own.
+    pub fn extra_detector(mut self, detector: ExtraDetector) -> PolicyBuilder {
+        self.extras.push(detector);
+        self
+    }
+
+    /// The key of [`Action::KeyedHash`]. With a key, session ids (`session_id`,
+    /// `session.id`, `JSESSIONID`, ...) are pseudonymised by default instead of masked.
+    pub fn pseudonym_key(mut self, key: PseudonymKey) -> PolicyBuilder {
+        self.key = Some(key);
+        self
+    }
+
+    /// Cut string values longer than `bytes` (at a character boundary) and mark the cut
+    /// (default [`DEFAULT_MAX_VALUE_BYTES`], at least [`MIN_MAX_VALUE_BYTES`]).
+    pub fn max_value_bytes(mut self, bytes: usize) -> PolicyBuilder {
+        self.max_value_bytes = bytes;
+        self
+    }
+
+    /// Check and compile the policy.
+    pub fn build(self) -> Result<Policy, PolicyError> {
+        if let Some(e) = self.errors.into_iter().next() {
+            return Err(e);
+        }
+        if self.max_value_bytes < MIN_MAX_VALUE_BYTES {
+            return Err(PolicyError::MaxValueTooSmall(self.max_value_bytes));
+        }
+        let has_key = self.key.is_some();
+        let need_key = |what: String, action: Option<Action>| {
+            if action == Some(Action::KeyedHash) && !has_key {
+                Err(PolicyError::KeyedHashWithoutKey(what))
+            } else {
+                Ok(())
+            }
+        };
+        for (text, action, _) in self.names.suffixes.iter().chain(&self.names.words) {
+            need_key(format!("name {:?}", String::from_utf8_lossy(text)), *action)?;
+        }
+        for (path, action) in &self.fields {
+            need_key(format!("field {path:?}"), *action)?;
+        }
+        for (d, action) in &self.detector_actions {
+            need_key(format!("detector {}", d.name()), Some(*action))?;
+        }
+        for e in &self.extras {
+            need_key(format!("extra detector {:?}", e.name()), Some(e.action))?;
+            let invalid = |reason| PolicyError::InvalidDetector {
+                name: e.name().to_owned(),
+                reason,
+            };
+            if e.prefix.is_empty() {
+                return Err(invalid("the prefix is empty"));
+            }
+            if e.min == 0 || e.min > e.max {
+                return Err(invalid(
+                    "the length range must be non-empty and start at 1 or more",
+                ));
+            }
+        }
+        let names = NameSet::compile(&self.names, |class| match class {
+            Class::Secret => Action::Mask,
+            Class::Card => Action::Partial,
+            Class::Session if has_key => Action::KeyedHash,
+            Class::Session => Action::Mask,
+        });
+        let enabled: Vec<(Detector, Action)> = Detector::ALL
+            .iter()
+            .filter(|d| !self.disabled.contains(d))
+            .map(|&d| {
+                let action = self
+                    .detector_actions
+                    .iter()
+                    .rev()
+                    .find(|(x, _)| *x == d)
+                    .map_or(d.default_action(), |(_, a)| *a);
+                (d, action)
+            })
+            .collect();
+        let detectors = Detectors::compile(&enabled, &self.extras);
+        let fields = self
+            .fields
+            .iter()
+            .map(|(path, action)| {
+                Ok(FieldRule {
+                    segs: parse_path(path)?,
+                    action: *action,
+                })
+            })
+            .collect::<Result<Vec<_>, PolicyError>>()?;
+        Ok(Policy {
+            inner: Arc::new(Inner {
+                names,
+                fields,
+                detectors,
+                key: self.key,
+                max_value_bytes: self.max_value_bytes,
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canonical::parse;
+
+    fn body(json: &str) -> Object {
+        match parse(json).unwrap() {
+            Value::Object(o) => o,
+            _ => panic!("not an object"),
+        }
+    }
+
+    fn applied(policy: &Policy, json: &str) -> (String, Vec<String>) {
+        let mut b = body(json);
+        let r = policy.apply(&mut b);
+        (Value::from(b).to_canonical_string(), r.into_paths())
+    }
+
+    #[test]
+    fn names_at_any_depth() {
+        let (out, paths) = applied(
+            &Policy::default(),
+            r#"{"fields":{"a":{"b":[{"Password":"x1"},{"ok":"y"}]},"client_secret":"s","n":1}}"#,
+        );
+        assert_eq!(
+            out,
+            r#"{"fields":{"a":{"b":[{"Password":"[REDACTED]"},{"ok":"y"}]},"client_secret":"[REDACTED]","n":1}}"#
+        );
+        assert_eq!(paths, ["fields.a.b.Password", "fields.client_secret"]);
+    }
+
+    #[test]
+    fn library_fields_are_untouched() {
+        let json = r#"{"@timestamp":"2026-01-01T00:00:00.000000Z","event":{"action":"auth.login","duration":4111111111111111,"id":"4111111111111111","outcome":"success"}}"#;
+        let (out, paths) = applied(&Policy::default(), json);
+        assert_eq!(out, json);
+        assert!(paths.is_empty());
+    }
+
+    #[test]
+    fn sessions_cards_and_ints() {
+        let key = PseudonymKey::new([1u8; 32]).unwrap();
+        let p = Policy::builder().pseudonym_key(key).build().unwrap();
+        let (out, paths) = applied(
+            &p,
+            r#"{"fields":{"card":4111111111111111,"card_number":"5555 5555 5555 4444","cvv":123},"session":{"id":"s-1"}}"#,
+        );
+        let v = parse(&out).unwrap();
+        assert_eq!(
+            v.get_path("fields.card").unwrap().as_str(),
+            Some("[REDACTED]...1111")
+        );
+        assert_eq!(
+            v.get_path("fields.card_number").unwrap().as_str(),
+            Some("[REDACTED]...4444")
+        );
+        assert_eq!(
+            v.get_path("fields.cvv").unwrap().as_str(),
+            Some("[REDACTED]")
+        );
+        let sid = v.get_path("session.id").unwrap().as_str().unwrap();
+        assert!(sid.starts_with(PSEUDONYM_PREFIX), "{sid}");
+        assert_eq!(
+            paths,
+            [
+                "fields.card",
+                "fields.card_number",
+                "fields.cvv",
+                "session.id"
+            ]
+        );
+        // Without a key, session ids are masked.
+        let (out, _) = applied(&Policy::default(), r#"{"session":{"id":"s-1"}}"#);
+        assert_eq!(out, r#"{"session":{"id":"[REDACTED]"}}"#);
+    }
+
+    #[test]
+    fn field_rules() {
+        let p = Policy::builder()
+            .allow_field("fields.token")
+            .allow_field("fields.*.note")
+            .field_action("fields.email", Action::Remove)
+            .field_action("fields.ref", Action::Partial)
+            .build()
+            .unwrap();
+        let (out, paths) = applied(
+            &p,
+            r#"{"fields":{"email":"a@b.c","ref":"ABCDEFGH12345678","token":"public-token","x":{"note":"Bearer abcdef123456"}}}"#,
+        );
+        assert_eq!(
+            out,
+            r#"{"fields":{"ref":"[REDACTED]...5678","token":"public-token","x":{"note":"Bearer abcdef123456"}}}"#
+        );
+        assert_eq!(paths, ["fields.email", "fields.ref"]);
+    }
+
+    #[test]
+    fn keyed_hash_needs_a_key() {
+        let e = Policy::builder()
+            .field_action("user.email", Action::KeyedHash)
+            .build()
+            .unwrap_err();
+        assert!(matches!(e, PolicyError::KeyedHashWithoutKey(_)), "{e}");
+        assert!(Policy::builder()
+            .detector_action(Detector::Jwt, Action::KeyedHash)
+            .build()
+            .is_err());
+        assert!(matches!(
+            Policy::builder().sensitive_name("--").build(),
+            Err(PolicyError::EmptyName(_))
+        ));
+        assert!(matches!(
+            Policy::builder().allow_field("a..b").build(),
+            Err(PolicyError::InvalidPath(_))
+        ));
+        assert!(matches!(
+            Policy::builder().max_value_bytes(10).build(),
+            Err(PolicyError::MaxValueTooSmall(10))
+        ));
+        assert!(Policy::builder()
+            .extra_detector(ExtraDetector::new("x", ""))
+            .build()
+            .is_err());
+    }
+
+    #[test]
+    fn names_can_be_added_removed_and_allowed() {
+        let p = Policy::builder()
+            .sensitive_name("acct_hint")
+            .sensitive_word("mmn")
+            .remove_sensitive_name("signature")
+            .allow_name("password_changed_at")
+            .name_action("card_number", Action::Mask)
+            .build()
+            .unwrap();
+        assert!(p.is_sensitive_name("userAcctHint"));
+        assert!(p.is_sensitive_name("mother_mmn"));
+        assert!(!p.is_sensitive_name("signature"));
+        assert!(!p.is_sensitive_name("passwordChangedAt"));
+        let (out, _) = applied(&p, r#"{"card_number":"4111111111111111"}"#);
+        assert_eq!(out, r#"{"card_number":"[REDACTED]"}"#);
+        let empty = Policy::builder().clear_sensitive_names().build().unwrap();
+        assert!(!empty.is_sensitive_name("password"));
+    }
+
+    #[test]
+    fn remove_action_and_disabled_detectors() {
+        let p = Policy::builder()
+            .name_action("password", Action::Remove)
+            .disable_detector(Detector::CardNumber)
+            .build()
+            .unwrap();
+        let (out, paths) = applied(
+            &p,
+            r#"{"fields":{"password":"x","note":"4111111111111111 and password=y"}}"#,
+        );
+        assert_eq!(
+            out,
+            r#"{"fields":{"note":"4111111111111111 and password=[REDACTED]"}}"#
+        );
+        assert_eq!(paths, ["fields.note", "fields.password"]);
+    }
+
+    #[test]
+    fn idempotent_and_forced_values_are_kept() {
+        let p = Policy::default();
+        let json = r#"{"fields":{"card_no":"[REDACTED]...1111","password":"[REDACTED]","s":"a [REDACTED] b"}}"#;
+        let (out, paths) = applied(&p, json);
+        assert_eq!(out, json);
+        assert_eq!(paths, ["fields.card_no", "fields.password"]);
+        let (again, _) = applied(&p, &out);
+        assert_eq!(again, out);
+    }
+
+    #[test]
+    fn display_safety_and_size() {
+        let p = Policy::builder().max_value_bytes(64).build().unwrap();
+        assert_eq!(
+            p.redact_text("a\u{2028}b\u{202e}c\u{85}d"),
+            "a\u{fffd}b\u{fffd}c\u{fffd}d"
+        );
+        assert!(matches!(p.redact_text("é ü — “ok”"), Cow::Borrowed(_)));
+        let long = "é".repeat(100);
+        let cut = p.redact_text(&long);
+        assert!(cut.starts_with(&"é".repeat(32)));
+        assert!(cut.ends_with("…[TRUNCATED 136 bytes]"), "{cut}");
+        // A secret across the cut is redacted before cutting.
+        let text = format!("{} Bearer 0123456789abcdef0123456789", "x".repeat(50));
+        assert!(!p.redact_text(&text).contains("0123456"));
+    }
+
+    #[test]
+    fn deep_values_fail_closed() {
+        let mut v = Value::from("secret-free");
+        for _ in 0..(MAX_WALK_DEPTH + 10) {
+            let mut o = Object::new();
+            o.insert("k", v);
+            v = Value::Object(o);
+        }
+        let mut body = Object::new();
+        body.insert("fields", v);
+        let r = Policy::default().apply(&mut body);
+        assert_eq!(r.len(), 1);
+    }
+
+    #[test]
+    fn redactions_merge_into_the_record() {
+        let mut b = body(r#"{"redaction":{"fields":["fields.z"]},"fields":{"token":"t"}}"#);
+        let r = Policy::default().apply(&mut b);
+        r.write_to(&mut b);
+        assert_eq!(
+            Value::from(b).to_canonical_string(),
+            r#"{"fields":{"token":"[REDACTED]"},"redaction":{"fields":["fields.token","fields.z"]}}"#
+        );
+        let mut nothing = body(r#"{"a":1}"#);
+        Redactions::default().write_to(&mut nothing);
+        assert_eq!(Value::from(nothing).to_canonical_string(), r#"{"a":1}"#);
+    }
+
+    #[test]
+    fn redact_value_without_a_name() {
+        let p = Policy::default();
+        let mut v = Value::from("key AKIAIOSFODNN7EXAMPLE");
+        assert!(p.redact_value(&mut v));
+        assert_eq!(v.as_str(), Some("key [REDACTED]"));
+        let mut n = Value::from(42);
+        assert!(!p.redact_value(&mut n));
+    }
+
+    #[test]
+    fn debug_hides_the_key() {
+        let p = Policy::builder()
+            .pseudonym_key(PseudonymKey::new([0xAB; 32]).unwrap())
+            .build()
+            .unwrap();
+        let d = format!("{p:?}");
+        assert!(
+            d.contains("pseudonym_key: true") && !d.contains("171"),
+            "{d}"
+        );
+    }
+}
