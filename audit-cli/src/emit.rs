@@ -180,7 +180,15 @@ pub fn run(args: EmitArgs) -> CliResult<u8> {
     };
     let mut log = FileLog::open(&args.log, key, opts).map_err(|e| Failure::new(e.to_string()))?;
     // Stamped after the open, so a new file's header never postdates the record.
-    let record = build_record(&args, SystemTime::now())?;
+    let mut record = build_record(&args, SystemTime::now())?;
+    // The built-in redaction the layer applies, so a token passed with --field never reaches
+    // the log in the clear. A session id given with `--field session.id=..` stays readable:
+    // without a pseudonym key, masking it would lose the "what did this session do?" trail.
+    let policy = audit_core::redact::Policy::builder()
+        .allow_field("session.id")
+        .build()
+        .map_err(|e| Failure::new(e.to_string()))?;
+    policy.apply_record(&mut record);
     let sealed = log
         .append(record)
         .map_err(|e| Failure::new(e.to_string()))?;

@@ -697,3 +697,43 @@ fn a_log_restarted_as_a_new_chain_is_flagged_against_the_witness() {
     let out = t.verify(&["--witness", s(&t.witness)]);
     assert!(out.stderr.contains("not found in this log"), "{out:?}");
 }
+
+#[test]
+fn emit_redacts_secrets_passed_as_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("writer.key");
+    let log = dir.path().join("audit.log");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_audit-log"))
+        .args(["keygen", "--kid", "k1", "--state"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_audit-log"))
+        .args(["emit", "--log"])
+        .arg(&log)
+        .arg("--state")
+        .arg(&state)
+        .args([
+            "--event",
+            "deploy.release",
+            "--field",
+            "api_token=ghp_0123456789abcdefghijABCDEFGHIJklmnopqr",
+            "--field",
+            "version=1.4.2",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("ghp_0123456789"), "{text}");
+    assert!(
+        text.contains("1.4.2")
+            && text.contains("\"redaction\":{\"fields\":[\"fields.api_token\"]}"),
+        "{text}"
+    );
+}
