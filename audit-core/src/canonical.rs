@@ -626,7 +626,7 @@ impl Value {
 }
 
 /// Writes an integer in plain decimal.
-fn write_int(out: &mut String, i: i64) {
+pub(crate) fn write_int(out: &mut String, i: i64) {
     let mut buf = [0u8; 20];
     let mut n = i.unsigned_abs();
     let mut pos = buf.len();
@@ -665,7 +665,7 @@ static ESCAPE: [u8; 256] = {
 const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
 
 /// Writes a string literal with RFC 8785 minimal escaping.
-fn write_string(out: &mut String, s: &str) {
+pub(crate) fn write_string(out: &mut String, s: &str) {
     out.reserve(s.len() + 2);
     out.push('"');
     let bytes = s.as_bytes();

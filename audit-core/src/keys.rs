@@ -170,6 +170,15 @@ impl MacKey {
         m.update(data);
         m.finalize().into_bytes().into()
     }
+
+    /// HMAC-SHA256 of the concatenation of `parts` (no copy is made).
+    pub(crate) fn mac_parts(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut m = self.state.clone();
+        for part in parts {
+            m.update(part);
+        }
+        m.finalize().into_bytes().into()
+    }
 }
 
 impl fmt::Debug for MacKey {

@@ -49,6 +49,7 @@ pub mod checkpoint;
 pub mod keys;
 pub mod record;
 pub mod redact;
+mod scan;
 pub mod seal;
 pub mod signing;
 pub mod sink;

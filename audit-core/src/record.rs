@@ -303,6 +303,18 @@ fn check_path(path: &str) -> Result<(), RecordError> {
     Ok(())
 }
 
+/// Whether [`Record::set`] accepts `path`: a well-formed dotted path that is not reserved.
+///
+/// ```
+/// use audit_core::record::can_set;
+/// assert!(can_set("source.ip"));
+/// assert!(!can_set("audit.seq"));
+/// assert!(!can_set("a..b"));
+/// ```
+pub fn can_set(path: &str) -> bool {
+    check_path(path).is_ok() && !is_reserved(path)
+}
+
 /// `@timestamp`, `event.action`, `event.outcome` and everything under `audit`.
 pub fn is_reserved(path: &str) -> bool {
     path == "@timestamp"

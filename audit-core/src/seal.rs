@@ -28,7 +28,7 @@
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use crate::canonical::{Object, Value, MAX_SAFE_INTEGER};
+use crate::canonical::{cmp_keys, write_int, write_string, Object, Value, MAX_SAFE_INTEGER};
 use crate::checkpoint::Checkpoint;
 use crate::keys::{KeyError, MacKey, SealingKey};
 use crate::record::Record;
@@ -57,6 +57,52 @@ pub struct Sealed {
     pub mac: String,
     /// The canonical JSON line, newline-terminated.
     pub line: String,
+}
+
+/// A record serialized for sealing: the canonical JSON of its body without `audit`, and
+/// the byte offset where the integrity object goes. Serializing is most of the cost of
+/// sealing; [`Writer::submit`](crate::sink::writer::Writer::submit) does it on the caller's
+/// thread, so the one writer thread only splices, MACs and writes (and the record's memory
+/// is freed by the thread that allocated it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unsealed {
+    json: String,
+    /// After `{` or after the last member whose key sorts before `audit`.
+    audit_at: usize,
+}
+
+impl Unsealed {
+    /// Serialize a record body (any `audit` member is dropped: the sealer writes its own).
+    pub fn from_body(mut body: Object) -> Unsealed {
+        body.remove("audit");
+        let mut json = String::with_capacity(128 + 80 * body.len());
+        json.push('{');
+        let mut audit_at = 1;
+        for (key, value) in body.iter() {
+            if json.len() > 1 {
+                json.push(',');
+            }
+            write_string(&mut json, key);
+            json.push(':');
+            value.write_canonical(&mut json);
+            if cmp_keys(key, "audit") == std::cmp::Ordering::Less {
+                audit_at = json.len();
+            }
+        }
+        json.push('}');
+        Unsealed { json, audit_at }
+    }
+
+    /// The canonical JSON of the body, without `audit`.
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+}
+
+impl From<Record> for Unsealed {
+    fn from(record: Record) -> Unsealed {
+        Unsealed::from_body(record.into_body())
+    }
 }
 
 /// Why a record could not be sealed.
@@ -255,11 +301,16 @@ impl Sealer {
 
     /// Seal a record: assign the next seq, link it to the previous MAC, sign it.
     pub fn seal(&mut self, record: Record) -> Result<Sealed, SealError> {
-        self.seal_body(record.into_body())
+        self.seal_unsealed(&Unsealed::from(record))
     }
 
     /// Seal a record body (an object without `audit`; any `audit` member is replaced).
-    pub fn seal_body(&mut self, mut body: Object) -> Result<Sealed, SealError> {
+    pub fn seal_body(&mut self, body: Object) -> Result<Sealed, SealError> {
+        self.seal_unsealed(&Unsealed::from_body(body))
+    }
+
+    /// Seal a record already serialized (see [`Unsealed`]).
+    pub fn seal_unsealed(&mut self, record: &Unsealed) -> Result<Sealed, SealError> {
         let seq = self.next_seq;
         if seq > MAX_SAFE_INTEGER as u64 {
             return Err(SealError::ChainFull);
@@ -271,29 +322,50 @@ impl Sealer {
             }
             self.mac_key = self.key.mac_key();
         }
-        let mut audit = Object::with_capacity(6);
-        audit.insert("chain", self.chain.as_str());
-        audit.insert("kid", self.key.kid());
-        audit.insert("prev", self.prev.as_str());
-        audit.insert("seq", seq as i64);
-        audit.insert("v", FORMAT_VERSION);
-        body.insert("audit", audit);
-        let mut value = Value::Object(body);
-        let unsigned = value.to_canonical_string();
-        let mac = encode_mac(&self.mac_key.mac(unsigned.as_bytes()));
-        if let Some(audit) = value
-            .as_object_mut()
-            .and_then(|b| b.get_mut("audit"))
-            .and_then(Value::as_object_mut)
-        {
-            audit.insert("mac", mac.as_str());
+        // The MAC covers the canonical form of the body with the integrity object
+        // `{"chain","kid","prev","seq","v"}` in its place; the line is the same with
+        // `"mac":"<hex>",` inserted before `"prev"` (the canonical position of `mac` among
+        // those keys).
+        let (json, at) = (record.json.as_str(), record.audit_at);
+        let mut line = String::with_capacity(json.len() + 300);
+        line.push_str(&json[..at]);
+        if at > 1 {
+            line.push(',');
         }
-        let mut line = String::with_capacity(unsigned.len() + 80);
-        value.write_canonical(&mut line);
+        let mac_at = self.write_audit(&mut line, seq);
+        if at == 1 && json.len() > 2 {
+            line.push(',');
+        }
+        line.push_str(&json[at..]);
+        let mac = encode_mac(&self.mac_key.mac(line.as_bytes()));
+        let mut member = String::with_capacity(80);
+        member.push_str("\"mac\":");
+        write_string(&mut member, &mac);
+        member.push(',');
+        line.insert_str(mac_at, &member);
         line.push('\n');
         self.next_seq = seq + 1;
         self.prev.clone_from(&mac);
         Ok(Sealed { seq, mac, line })
+    }
+
+    /// Append `"audit":{"chain":..,"kid":..,"prev":..,"seq":..,"v":1}` and return where the
+    /// `mac` member goes (before `"prev"`).
+    fn write_audit(&self, out: &mut String, seq: u64) -> usize {
+        out.push_str("\"audit\":{\"chain\":");
+        write_string(out, &self.chain);
+        out.push_str(",\"kid\":");
+        write_string(out, self.key.kid());
+        out.push(',');
+        let mac_at = out.len();
+        out.push_str("\"prev\":");
+        write_string(out, &self.prev);
+        out.push_str(",\"seq\":");
+        write_int(out, seq as i64);
+        out.push_str(",\"v\":");
+        write_int(out, FORMAT_VERSION);
+        out.push('}');
+        mac_at
     }
 
     /// A signed checkpoint of the current head, to publish to a witness.
@@ -331,6 +403,80 @@ mod tests {
                 .unwrap();
             assert!(mac_matches(&record_mac(&mk, obj), &sealed.mac));
             prev = sealed.mac;
+        }
+    }
+
+    /// The sealer before it serialized once: the reference the single pass must match.
+    fn reference_line(
+        chain: &str,
+        kid: &str,
+        prev: &str,
+        seq: u64,
+        mk: &MacKey,
+        mut body: Object,
+    ) -> String {
+        let mut audit = Object::with_capacity(6);
+        audit.insert("chain", chain);
+        audit.insert("kid", kid);
+        audit.insert("prev", prev);
+        audit.insert("seq", seq as i64);
+        audit.insert("v", FORMAT_VERSION);
+        body.insert("audit", audit);
+        let mut value = Value::Object(body);
+        let unsigned = value.to_canonical_string();
+        let mac = encode_mac(&mk.mac(unsigned.as_bytes()));
+        if let Some(audit) = value
+            .as_object_mut()
+            .and_then(|b| b.get_mut("audit"))
+            .and_then(Value::as_object_mut)
+        {
+            audit.insert("mac", mac.as_str());
+        }
+        value.to_canonical_string() + "\n"
+    }
+
+    #[test]
+    fn one_pass_sealing_matches_the_two_pass_reference() {
+        let (sk, vk) = SealingKey::generate("k.1", 3).unwrap();
+        let mut s = Sealer::with_chain_id(sk, "c-1").unwrap();
+        let keys: &[&[&str]] = &[
+            &[],
+            &["a"],
+            &["zz"],
+            &["@timestamp", "event", "user"],
+            &["aud", "audit", "auditx", "audit.x", "b"],
+            &["audit"],
+            &["Audit", "_", "AUDIT", "é", "\u{e000}", "😀", "au\"dit"],
+            &["", "a\u{1}", "audit\u{0}", "audis", "audiu"],
+        ];
+        for (i, keys) in keys.iter().enumerate() {
+            let mut body = Object::new();
+            for (j, k) in keys.iter().enumerate() {
+                body.insert(
+                    *k,
+                    if j % 2 == 0 {
+                        Value::from("v\"\n")
+                    } else {
+                        Value::from(j as i64)
+                    },
+                );
+            }
+            if i == 5 {
+                body.insert("audit", Value::from("replaced"));
+            }
+            let (chain, kid, prev, seq) = (
+                s.chain.clone(),
+                s.key.kid().to_owned(),
+                s.prev.clone(),
+                s.next_seq,
+            );
+            // The key the sealer will use for this seq.
+            let mk = crate::keys::EpochCache::default()
+                .mac_key(&vk, seq / 3, 100)
+                .unwrap();
+            let expected = reference_line(&chain, &kid, &prev, seq, &mk, body.clone());
+            let sealed = s.seal_body(body).unwrap();
+            assert_eq!(sealed.line, expected, "{keys:?}");
         }
     }
 

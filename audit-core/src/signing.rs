@@ -32,6 +32,13 @@ pub fn mac_input(record: &Object) -> String {
     crate::canonical::Value::Object(copy).to_canonical_string()
 }
 
+/// The MAC of a canonical sealed line, whose `"mac":"<64 hex>",` member lies at `cut`: the
+/// line without those bytes is exactly [`mac_input`] of the record it holds (see
+/// `scan.rs`, which checks the line is canonical and finds `cut`). No copy is made.
+pub(crate) fn line_mac(key: &MacKey, line: &[u8], cut: std::ops::Range<usize>) -> [u8; 32] {
+    key.mac_parts(&[&line[..cut.start], &line[cut.end..]])
+}
+
 /// The MAC of a record (its `audit.mac`, if any, is ignored).
 pub fn record_mac(key: &MacKey, record: &Object) -> [u8; 32] {
     key.mac(mac_input(record).as_bytes())
@@ -40,25 +47,65 @@ pub fn record_mac(key: &MacKey, record: &Object) -> [u8; 32] {
 /// Compare a MAC with a claimed lowercase-hex MAC in constant time. A claim that is not
 /// 64 lowercase hex digits never matches.
 pub fn mac_matches(mac: &[u8; 32], claimed_hex: &str) -> bool {
-    match decode_mac(claimed_hex) {
-        Some(claimed) => bool::from(mac.ct_eq(&claimed)),
-        None => false,
+    // Compare hex with hex: the claim matches exactly when it is the lowercase hex of `mac`
+    // (anything else, uppercase included, differs somewhere). No early exit.
+    let Ok(claimed) = <&[u8; 64]>::try_from(claimed_hex.as_bytes()) else {
+        return false;
+    };
+    let expected = encode_mac_bytes(mac);
+    let diff = expected
+        .iter()
+        .zip(claimed)
+        .fold(0u8, |diff, (a, b)| diff | (a ^ b));
+    bool::from(diff.ct_eq(&0))
+}
+
+/// Lowercase hex of a MAC, as bytes.
+fn encode_mac_bytes(mac: &[u8; 32]) -> [u8; 64] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 64];
+    for (pair, &b) in out.chunks_exact_mut(2).zip(mac) {
+        pair[0] = HEX[usize::from(b >> 4)];
+        pair[1] = HEX[usize::from(b & 0x0F)];
     }
+    out
 }
 
 /// Decode 64 lowercase hex digits.
 pub fn decode_mac(hex_text: &str) -> Option<[u8; 32]> {
-    if hex_text.len() != 64 || hex_text.bytes().any(|b| b.is_ascii_uppercase()) {
-        return None;
-    }
+    /// The value of a lowercase hex digit; 0xFF for any other byte.
+    static NIBBLE: [u8; 256] = {
+        let mut t = [0xFFu8; 256];
+        let mut i = 0;
+        while i < 10 {
+            t[b'0' as usize + i] = i as u8;
+            i += 1;
+        }
+        let mut i = 0;
+        while i < 6 {
+            t[b'a' as usize + i] = 10 + i as u8;
+            i += 1;
+        }
+        t
+    };
+    let digits: &[u8; 64] = hex_text.as_bytes().try_into().ok()?;
     let mut out = [0u8; 32];
-    hex::decode_to_slice(hex_text, &mut out).ok()?;
-    Some(out)
+    let mut bad = 0u8;
+    for (o, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+        let (hi, lo) = (NIBBLE[usize::from(pair[0])], NIBBLE[usize::from(pair[1])]);
+        bad |= hi | lo;
+        *o = hi << 4 | (lo & 0x0F);
+    }
+    // Valid nibbles are below 0x10; 0xFF marks anything else.
+    (bad < 0x10).then_some(out)
 }
 
 /// Lowercase hex of a MAC.
 pub fn encode_mac(mac: &[u8; 32]) -> String {
-    hex::encode(mac)
+    encode_mac_bytes(mac)
+        .iter()
+        .map(|&b| char::from(b))
+        .collect()
 }
 
 #[cfg(test)]
@@ -72,7 +119,28 @@ mod tests {
         assert!(mac_matches(&m, &h));
         assert!(!mac_matches(&m, &h.to_uppercase()));
         assert!(!mac_matches(&m, &h[..62]));
+        assert!(!mac_matches(&m, &format!("{h}00")));
+        for i in 0..64 {
+            let mut bad = h.clone().into_bytes();
+            bad[i] = if bad[i] == b'a' { b'b' } else { b'a' };
+            assert!(!mac_matches(&m, std::str::from_utf8(&bad).unwrap()));
+        }
         assert!(!mac_matches(&[0u8; 32], &h));
         assert_eq!(decode_mac(ZERO_MAC), Some([0u8; 32]));
+        let m: [u8; 32] = std::array::from_fn(|i| (i * 37 + 11) as u8);
+        assert_eq!(encode_mac(&m), hex::encode(m));
+        let mut all = String::new();
+        for b in 0..=255u8 {
+            let mut text = h.clone();
+            text.replace_range(10..11, &char::from(b).to_string());
+            let expected = (b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                .then(|| hex::decode(&text).unwrap());
+            assert_eq!(decode_mac(&text).map(|m| m.to_vec()), expected, "{b}");
+            all.push(char::from(b"0123456789abcdef"[usize::from(b % 16)]));
+        }
+        assert_eq!(
+            decode_mac(&all[..64]).unwrap().to_vec(),
+            hex::decode(&all[..64]).unwrap()
+        );
     }
 }

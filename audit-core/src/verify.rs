@@ -40,8 +40,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::Read;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Mutex};
 use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
@@ -49,7 +51,9 @@ use sha2::{Digest, Sha256};
 use crate::canonical::{self, Object, ParseErrorKind, Value};
 use crate::checkpoint::Checkpoint;
 use crate::keys::{EpochCache, KeyError, Keyring};
-use crate::signing::{mac_input, mac_matches, ZERO_MAC};
+use crate::scan::{scan_line, SealedLine};
+use crate::seal::Integrity;
+use crate::signing::{line_mac, mac_input, mac_matches, ZERO_MAC};
 use crate::sink::file::{FILE_OPEN_ACTION, RECOVERED_ACTION};
 
 /// The overall result of a verification.
@@ -425,6 +429,10 @@ pub struct Verifier {
     checkpoints: Vec<Checkpoint>,
     state: Option<VerifierState>,
     progress: Option<Box<dyn FnMut(u64) + Send>>,
+    threads: usize,
+    chunk_bytes: usize,
+    /// Try the allocation-free path first (off only in tests, to compare the two paths).
+    fast_path: bool,
     // walk state
     report: Report,
     chain: Option<String>,
@@ -455,6 +463,9 @@ impl Verifier {
             checkpoints: Vec::new(),
             state: None,
             progress: None,
+            threads: 0,
+            chunk_bytes: CHUNK_BYTES,
+            fast_path: true,
             report: Report::default(),
             chain: None,
             next_seq: 0,
@@ -484,6 +495,14 @@ impl Verifier {
         self
     }
 
+    /// Examine lines (parse, check canonical form and MAC) on this many threads; the chain
+    /// is always walked in order on the calling thread, and the report is the same whatever
+    /// the number. `0` (the default) uses every available core; inputs under 2 MiB use one.
+    pub fn with_threads(mut self, threads: usize) -> Verifier {
+        self.threads = threads;
+        self
+    }
+
     /// Call `f` with the number of bytes read so far, after each line.
     pub fn on_progress(mut self, f: impl FnMut(u64) + Send + 'static) -> Verifier {
         self.progress = Some(Box::new(f));
@@ -510,27 +529,28 @@ impl Verifier {
     /// record's header names.
     pub fn verify_str(&mut self, name: &str, text: &str) -> Report {
         self.begin();
-        self.walk_bytes(name, text.as_bytes(), true);
+        let mut input = text.as_bytes();
+        // Reading from memory cannot fail.
+        let _ = self.walk(name, &mut input, text.len() as u64, true);
         self.finish()
     }
 
     /// Verify files in order (a rotated log: oldest first).
     pub fn verify_files(&mut self, paths: &[PathBuf]) -> Result<Report, VerifyError> {
-        let mut readers = Vec::with_capacity(paths.len());
+        let mut files = Vec::with_capacity(paths.len());
         for p in paths {
-            let f = File::open(p).map_err(|source| VerifyError::Io {
+            let io = |source| VerifyError::Io {
                 path: p.clone(),
                 source,
-            })?;
-            readers.push((
-                p.display().to_string(),
-                BufReader::with_capacity(1 << 20, f),
-            ));
+            };
+            let f = File::open(p).map_err(io)?;
+            let size = f.metadata().map_err(io)?.len();
+            files.push((p.display().to_string(), f, size));
         }
         self.begin();
-        let n = readers.len();
-        for (i, (name, mut reader)) in readers.into_iter().enumerate() {
-            self.walk_reader(&name, &mut reader, i + 1 == n)
+        let n = files.len();
+        for (i, (name, mut file, size)) in files.into_iter().enumerate() {
+            self.walk(&name, &mut file, size, i + 1 == n)
                 .map_err(|source| VerifyError::Io {
                     path: PathBuf::from(&name),
                     source,
@@ -555,36 +575,168 @@ impl Verifier {
         self.expectations.clear();
     }
 
-    fn walk_reader(
+    /// Read one file (or string) in chunks of whole lines, examine every line — on
+    /// `threads` worker threads when there is enough to share — and apply the results to
+    /// the walk in order. The report is the same whatever the number of threads: examining
+    /// a line depends on nothing but the line (see [`Examiner`]).
+    fn walk(
         &mut self,
         name: &str,
-        reader: &mut impl BufRead,
+        input: &mut dyn Read,
+        size: u64,
         last_file: bool,
     ) -> std::io::Result<()> {
         self.report.files.push(name.to_owned());
-        let mut buf = Vec::with_capacity(4096);
+        let mut chunks = Chunker::new(input, self.chunk_bytes);
         let mut line_no = 0u64;
-        loop {
-            buf.clear();
-            let n = reader.read_until(b'\n', &mut buf)?;
-            if n == 0 {
-                break;
+        let threads = self.threads_for(size);
+        if threads <= 1 {
+            let keyring = self.keyring.clone();
+            let mut examiner =
+                Examiner::new(&keyring, self.options.strict_canonical, self.fast_path);
+            let mut examined = Vec::new();
+            while let Some(chunk) = chunks.next_chunk()? {
+                examiner.examine_chunk(&chunk, &mut examined);
+                self.apply_chunk(name, &mut line_no, &chunk, examined.drain(..), last_file);
+                chunks.recycle(chunk);
             }
-            line_no += 1;
-            self.line(name, line_no, &buf, last_file);
+        } else {
+            // `threads - 1` workers examine chunks; this thread reads, examines a chunk
+            // itself whenever every worker is busy (so the split balances itself), and
+            // applies the results in order.
+            let keyring = self.keyring.clone();
+            let (strict, fast) = (self.options.strict_canonical, self.fast_path);
+            let workers = threads - 1;
+            let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Vec<u8>)>(workers);
+            let job_rx = Mutex::new(job_rx);
+            type Done = (u64, Vec<u8>, Vec<(usize, Examined)>);
+            let (done_tx, done_rx) = mpsc::channel::<Done>();
+            std::thread::scope(|scope| -> std::io::Result<()> {
+                for _ in 0..workers {
+                    let (job_rx, done_tx, keyring) = (&job_rx, done_tx.clone(), &keyring);
+                    scope.spawn(move || {
+                        let mut examiner = Examiner::new(keyring, strict, fast);
+                        loop {
+                            let job = job_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                            let Ok((index, chunk)) = job else { break };
+                            let mut examined = Vec::new();
+                            examiner.examine_chunk(&chunk, &mut examined);
+                            if done_tx.send((index, chunk, examined)).is_err() {
+                                break;
+                            }
+                        }
+                    });
+                }
+                drop(done_tx);
+                let mut examiner = Examiner::new(&keyring, strict, fast);
+                let (mut sent, mut applied) = (0u64, 0u64);
+                let mut ready: Ready = BTreeMap::new();
+                let mut eof = false;
+                loop {
+                    // Bounded: at most this many chunks in memory.
+                    while !eof && sent - applied < 2 * threads as u64 + 2 {
+                        let chunk = match chunks.next_chunk() {
+                            Ok(Some(chunk)) => chunk,
+                            Ok(None) => {
+                                eof = true;
+                                break;
+                            }
+                            Err(e) => {
+                                drop(job_tx);
+                                return Err(e);
+                            }
+                        };
+                        let index = sent;
+                        sent += 1;
+                        match job_tx.try_send((index, chunk)) {
+                            Ok(()) => {}
+                            Err(mpsc::TrySendError::Full((index, chunk)))
+                            | Err(mpsc::TrySendError::Disconnected((index, chunk))) => {
+                                let mut examined = Vec::new();
+                                examiner.examine_chunk(&chunk, &mut examined);
+                                ready.insert(index, (chunk, examined));
+                            }
+                        }
+                        while let Ok((index, chunk, examined)) = done_rx.try_recv() {
+                            ready.insert(index, (chunk, examined));
+                        }
+                        self.apply_ready(
+                            &mut ready,
+                            &mut applied,
+                            &mut chunks,
+                            name,
+                            &mut line_no,
+                            last_file,
+                        );
+                    }
+                    if applied == sent {
+                        break;
+                    }
+                    if !ready.contains_key(&applied) {
+                        let Ok((index, chunk, examined)) = done_rx.recv() else {
+                            break; // a worker panicked; the scope re-raises it
+                        };
+                        ready.insert(index, (chunk, examined));
+                    }
+                    self.apply_ready(
+                        &mut ready,
+                        &mut applied,
+                        &mut chunks,
+                        name,
+                        &mut line_no,
+                        last_file,
+                    );
+                }
+                drop(job_tx);
+                Ok(())
+            })?;
         }
         self.end_file(name, line_no, last_file);
         Ok(())
     }
 
-    fn walk_bytes(&mut self, name: &str, data: &[u8], last_file: bool) {
-        self.report.files.push(name.to_owned());
-        let mut line_no = 0u64;
-        for piece in data.split_inclusive(|&b| b == b'\n') {
-            line_no += 1;
-            self.line(name, line_no, piece, last_file);
+    /// Worker threads for an input of `size` bytes: one unless there are two chunks or more.
+    fn threads_for(&self, size: u64) -> usize {
+        if size < 2 * self.chunk_bytes as u64 {
+            return 1;
         }
-        self.end_file(name, line_no, last_file);
+        match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
+
+    /// Apply the examined chunks that are next in order.
+    fn apply_ready(
+        &mut self,
+        ready: &mut Ready,
+        applied: &mut u64,
+        chunks: &mut Chunker<'_>,
+        file: &str,
+        line_no: &mut u64,
+        last_file: bool,
+    ) {
+        while let Some((chunk, examined)) = ready.remove(applied) {
+            self.apply_chunk(file, line_no, &chunk, examined.into_iter(), last_file);
+            chunks.recycle(chunk);
+            *applied += 1;
+        }
+    }
+
+    fn apply_chunk(
+        &mut self,
+        file: &str,
+        line_no: &mut u64,
+        chunk: &[u8],
+        examined: impl Iterator<Item = (usize, Examined)>,
+        last_file: bool,
+    ) {
+        let mut at = 0;
+        for (len, ex) in examined {
+            *line_no += 1;
+            self.line(file, *line_no, &chunk[at..at + len], ex, last_file);
+            at += len;
+        }
     }
 
     fn end_file(&mut self, name: &str, lines: u64, last_file: bool) {
@@ -637,41 +789,47 @@ impl Verifier {
         }
     }
 
-    fn line(&mut self, file: &str, line_no: u64, raw: &[u8], last_file: bool) {
+    fn line(&mut self, file: &str, line_no: u64, raw: &[u8], examined: Examined, last_file: bool) {
         self.report.lines += 1;
         self.report.bytes += raw.len() as u64;
         if let Some(p) = self.progress.as_mut() {
             p(self.report.bytes);
         }
-        let Some(content) = raw.strip_suffix(b"\n") else {
-            // No newline: the final piece of a file.
-            self.flush_bad();
-            if last_file {
-                self.finding(
-                    FindingKind::IncompleteTail,
-                    file,
-                    line_no,
-                    None,
-                    format!(
-                        "the last line ({} bytes) has no newline: a write was cut off (crash or full disk); every record before it verified",
-                        raw.len()
-                    ),
-                );
-            } else {
-                self.finding(
-                    FindingKind::Tampered,
-                    file,
-                    line_no,
-                    None,
-                    "a file before the last ends in the middle of a line: it was cut or spliced"
-                        .into(),
-                );
+        match examined {
+            Examined::Torn => {
+                // No newline: the final piece of a file.
+                self.flush_bad();
+                if last_file {
+                    self.finding(
+                        FindingKind::IncompleteTail,
+                        file,
+                        line_no,
+                        None,
+                        format!(
+                            "the last line ({} bytes) has no newline: a write was cut off (crash or full disk); every record before it verified",
+                            raw.len()
+                        ),
+                    );
+                } else {
+                    self.finding(
+                        FindingKind::Tampered,
+                        file,
+                        line_no,
+                        None,
+                        "a file before the last ends in the middle of a line: it was cut or spliced"
+                            .into(),
+                    );
+                }
             }
-            return;
-        };
-        match self.parse_record(content) {
-            Ok(obj) => self.record(file, line_no, content, obj),
-            Err((reason, seq)) => self.hold_bad(file, line_no, content, reason, seq),
+            Examined::Bad {
+                reason,
+                seq,
+                sha256,
+            } => self.hold_bad(file, line_no, raw.len() as u64 - 1, reason, seq, sha256),
+            Examined::Sealed { facts, mac } => {
+                let content = &raw[..raw.len() - 1];
+                self.record(file, line_no, content, facts, mac);
+            }
         }
     }
 
@@ -682,9 +840,10 @@ impl Verifier {
         &mut self,
         file: &str,
         line_no: u64,
-        content: &[u8],
+        len: u64,
         reason: String,
         seq: Option<u64>,
+        sha256: String,
     ) {
         self.flush_bad();
         if line_no == 1 && self.options.check_file_headers {
@@ -699,68 +858,71 @@ impl Verifier {
         self.pending_bad = Some(BadLine {
             file: file.to_owned(),
             line: line_no,
-            len: content.len() as u64,
-            sha256: hex::encode(Sha256::digest(content)),
+            len,
+            sha256,
             reason,
             seq,
         });
     }
 
-    fn parse_record(&self, content: &[u8]) -> Result<Object, (String, Option<u64>)> {
-        let parsed = if self.options.strict_canonical {
-            match canonical::parse_bytes(content) {
-                Ok(v) => {
-                    let canon = v.to_canonical_string();
-                    if canon.as_bytes() != content {
-                        let at = canon
-                            .bytes()
-                            .zip(content.iter())
-                            .position(|(a, b)| a != *b)
-                            .unwrap_or(canon.len().min(content.len()));
-                        let seq = v
-                            .get_path("audit.seq")
-                            .and_then(Value::as_i64)
-                            .map(|s| s as u64);
-                        return Err((format!("the line is not in canonical form (first difference at byte {at}): it was edited or re-serialized"), seq));
-                    }
-                    v
-                }
-                Err(e) => return Err((describe_parse_error(&e), None)),
+    fn record(
+        &mut self,
+        file: &str,
+        line_no: u64,
+        content: &[u8],
+        facts: Facts,
+        mac_check: MacCheck,
+    ) {
+        let (chain, seq, kid, prev, mac, action, obj) = match &facts {
+            Facts::Fast(s) => {
+                // One UTF-8 check for the four audit strings, which lie in `audit`.
+                let audit = std::str::from_utf8(&content[s.audit.clone()]).unwrap_or("");
+                let text = |r: &Range<usize>| {
+                    audit
+                        .get(r.start - s.audit.start..r.end - s.audit.start)
+                        .unwrap_or("")
+                };
+                let action = s.action.as_ref().map_or("", |r| {
+                    std::str::from_utf8(&content[r.clone()]).unwrap_or("")
+                });
+                (
+                    text(&s.chain),
+                    s.seq,
+                    text(&s.kid),
+                    text(&s.prev),
+                    text(&s.mac),
+                    action,
+                    None,
+                )
             }
-        } else {
-            canonical::parse_bytes(content).map_err(|e| (describe_parse_error(&e), None))?
-        };
-        match parsed {
-            Value::Object(o) => Ok(o),
-            _ => Err(("the line is not a JSON object".into(), None)),
-        }
-    }
-
-    fn record(&mut self, file: &str, line_no: u64, content: &[u8], obj: Object) {
-        // The integrity object: fail closed on anything missing or malformed.
-        let action = obj
-            .get("event")
-            .and_then(|e| e.get_path("action"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
-        let integrity = match crate::seal::Integrity::of(&obj) {
-            Ok(i) => i,
-            Err((reason, seq)) => {
-                self.hold_bad(file, line_no, content, reason.to_owned(), seq);
-                return;
+            Facts::General(g) => {
+                let GeneralFacts {
+                    integrity: i,
+                    action,
+                    obj,
+                } = &**g;
+                (
+                    i.chain.as_str(),
+                    i.seq,
+                    i.kid.as_str(),
+                    i.prev.as_str(),
+                    i.mac.as_str(),
+                    action.as_str(),
+                    Some(obj),
+                )
             }
         };
-        let crate::seal::Integrity {
-            chain,
-            seq,
-            kid,
-            prev,
-            mac,
-        } = integrity;
+        // The value tree, for the rare checks that look further than the fast path (a fast
+        // line is canonical, so it parses).
+        let tree = |obj: Option<&Object>| -> Object {
+            obj.cloned()
+                .or_else(|| parse_record(true, content).ok())
+                .unwrap_or_default()
+        };
 
         // A bad line just before: excused only by a matching recovery record.
         if let Some(bad) = self.pending_bad.take() {
+            let obj = tree(obj);
             let fields = obj.get("fields");
             let torn_len = fields
                 .and_then(|f| f.get_path("torn_bytes"))
@@ -790,59 +952,83 @@ impl Verifier {
             }
         }
 
-        // The MAC.
+        // The MAC (checked by the examiner, or here when it needed the walk's line count).
+        let mac_check = match mac_check {
+            MacCheck::Deferred => {
+                let input = match &facts {
+                    Facts::Fast(s) => MacInput::Cut(content, s.mac_cut.clone()),
+                    Facts::General(g) => MacInput::Tree(&g.obj),
+                };
+                let max_epoch = self.max_epoch();
+                check_mac(
+                    &self.keyring,
+                    &mut self.cache,
+                    kid,
+                    seq,
+                    mac,
+                    Some(max_epoch),
+                    input,
+                )
+            }
+            other => other,
+        };
         let mut mac_ok = false;
-        let max_epoch = self.max_epoch();
-        if let Some(vk) = self.keyring.get(&kid) {
-            let Some(mk) = self.cache.mac_key(vk, vk.epoch_of(seq), max_epoch) else {
-                self.finding(
-                    FindingKind::Tampered,
-                    file,
-                    line_no,
-                    Some(seq),
-                    format!("seq {seq} is implausibly far ahead for a log of {} lines (epoch {} of kid {kid:?}): not derived", self.report.lines, vk.epoch_of(seq)),
-                );
-                self.next_seq = seq.saturating_add(1);
-                self.last_mac = mac;
-                return;
-            };
-            if mac_matches(&mk.mac(mac_input(&obj).as_bytes()), &mac) {
+        match mac_check {
+            MacCheck::Verified => {
                 mac_ok = true;
                 self.report.verified += 1;
-            } else {
+            }
+            MacCheck::TooFar => {
+                let epoch = self.keyring.get(kid).map_or(0, |vk| vk.epoch_of(seq));
                 self.finding(
                     FindingKind::Tampered,
                     file,
                     line_no,
                     Some(seq),
-                    format!("MAC mismatch: the record was altered, or sealed with another key or epoch than kid {kid:?} at epoch {} derives", vk.epoch_of(seq)),
+                    format!("seq {seq} is implausibly far ahead for a log of {} lines (epoch {epoch} of kid {kid:?}): not derived", self.report.lines),
+                );
+                self.next_seq = seq.saturating_add(1);
+                mac.clone_into(&mut self.last_mac);
+                return;
+            }
+            MacCheck::Mismatch => {
+                let epoch = self.keyring.get(kid).map_or(0, |vk| vk.epoch_of(seq));
+                self.finding(
+                    FindingKind::Tampered,
+                    file,
+                    line_no,
+                    Some(seq),
+                    format!("MAC mismatch: the record was altered, or sealed with another key or epoch than kid {kid:?} at epoch {epoch} derives"),
                 );
             }
-        } else {
-            let have: Vec<&str> = self.keyring.kids().collect();
-            self.finding(
-                FindingKind::UnknownKey,
-                file,
-                line_no,
-                Some(seq),
-                format!(
-                    "signed with key id {kid:?}, which is not in the keyring (have: {})",
-                    if have.is_empty() {
-                        "none".into()
-                    } else {
-                        have.join(", ")
-                    }
-                ),
-            );
+            MacCheck::UnknownKid | MacCheck::Deferred => {
+                let have: Vec<&str> = self.keyring.kids().collect();
+                self.finding(
+                    FindingKind::UnknownKey,
+                    file,
+                    line_no,
+                    Some(seq),
+                    format!(
+                        "signed with key id {kid:?}, which is not in the keyring (have: {})",
+                        if have.is_empty() {
+                            "none".into()
+                        } else {
+                            have.join(", ")
+                        }
+                    ),
+                );
+            }
         }
-        self.kids.insert(kid);
+        if !self.kids.contains(kid) {
+            self.kids.insert(kid.to_owned());
+        }
 
         // The chain.
         match &self.chain {
             None => {
-                self.chain = Some(chain.clone());
+                self.chain = Some(chain.to_owned());
                 self.first_seq = seq;
-                self.load_expectations(&chain);
+                self.load_expectations(chain);
                 if seq != 0 && !self.options.allow_partial_head {
                     self.finding(
                         FindingKind::Tampered,
@@ -869,7 +1055,7 @@ impl Verifier {
                     Some(seq),
                     format!("this record belongs to chain {chain}, not {c}: spliced in from another log"),
                 );
-                self.check_header(file, line_no, &obj, &action);
+                self.check_header(file, line_no, action, || tree(obj));
                 return;
             }
             Some(_) => {
@@ -900,7 +1086,7 @@ impl Verifier {
                 }
             }
         }
-        self.check_header(file, line_no, &obj, &action);
+        self.check_header(file, line_no, action, || tree(obj));
         if mac_ok {
             if let Some(exps) = self.expectations.get_mut(&seq) {
                 for e in exps.iter_mut() {
@@ -925,13 +1111,20 @@ impl Verifier {
             }
         }
         self.next_seq = seq.saturating_add(1);
-        self.last_mac = mac;
+        mac.clone_into(&mut self.last_mac);
     }
 
-    fn check_header(&mut self, file: &str, line_no: u64, obj: &Object, action: &str) {
-        if !self.options.check_file_headers {
+    fn check_header(
+        &mut self,
+        file: &str,
+        line_no: u64,
+        action: &str,
+        obj: impl FnOnce() -> Object,
+    ) {
+        if !self.options.check_file_headers || (line_no != 1 && action != FILE_OPEN_ACTION) {
             return;
         }
+        let obj = obj();
         let base = Path::new(file)
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -1002,7 +1195,7 @@ impl Verifier {
     /// The most epochs a verifier derives: a seq or checkpoint epoch beyond this is
     /// implausible for the log read so far (and would cost unbounded work).
     fn max_epoch(&self) -> u64 {
-        (1u64 << 20).max(2 * self.report.lines + 16)
+        max_epoch_for(self.report.lines)
     }
 
     fn load_expectations(&mut self, chain: &str) {
@@ -1100,6 +1293,302 @@ impl Verifier {
     }
 }
 
+/// Examined chunks waiting to be applied, by index: the chunk and, per line, its length and
+/// what was found.
+type Ready = BTreeMap<u64, (Vec<u8>, Vec<(usize, Examined)>)>;
+
+/// Bytes of whole lines handed to a worker at a time.
+const CHUNK_BYTES: usize = 1 << 20;
+
+/// The most epochs a verifier derives after reading `lines` lines: a seq or checkpoint
+/// epoch beyond this is implausible for the log read so far (and would cost unbounded work).
+fn max_epoch_for(lines: u64) -> u64 {
+    (1u64 << 20).max(2 * lines + 16)
+}
+
+/// What examining one line found. It depends on the line alone (and the keyring), so lines
+/// are examined on any thread, in any order, and the results applied to the walk in order.
+enum Examined {
+    /// The final piece of a file, without a newline.
+    Torn,
+    /// Not a valid sealed record: why, its claimed seq, and the SHA-256 of the line (which a
+    /// recovery record on the next line must name).
+    Bad {
+        reason: String,
+        seq: Option<u64>,
+        sha256: String,
+    },
+    /// A sealed record whose integrity object is valid.
+    Sealed { facts: Facts, mac: MacCheck },
+}
+
+/// A sealed record's integrity object and action.
+enum Facts {
+    /// From the fast path (a canonical line): positions in the line.
+    Fast(SealedLine),
+    /// From the value tree (the general path; boxed: it is rare and large).
+    General(Box<GeneralFacts>),
+}
+
+struct GeneralFacts {
+    integrity: Integrity,
+    action: String,
+    obj: Object,
+}
+
+/// The outcome of the MAC check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MacCheck {
+    Verified,
+    Mismatch,
+    /// The kid is not in the keyring.
+    UnknownKid,
+    /// The epoch is beyond what the log's length makes plausible: not derived.
+    TooFar,
+    /// The epoch is above 2^20: whether it is plausible depends on the number of lines read
+    /// so far, which only the walk knows; it checks the MAC itself.
+    Deferred,
+}
+
+/// The bytes a MAC covers.
+enum MacInput<'a> {
+    /// A canonical line without the bytes `"mac":"<64 hex>",` in this range.
+    Cut(&'a [u8], Range<usize>),
+    /// The canonical form of a record without `audit.mac`.
+    Tree(&'a Object),
+}
+
+/// Check a MAC; `max_epoch` `None` defers epochs above 2^20 to the walk.
+fn check_mac(
+    keyring: &Keyring,
+    cache: &mut EpochCache,
+    kid: &str,
+    seq: u64,
+    claimed: &str,
+    max_epoch: Option<u64>,
+    input: MacInput<'_>,
+) -> MacCheck {
+    let Some(vk) = keyring.get(kid) else {
+        return MacCheck::UnknownKid;
+    };
+    let epoch = vk.epoch_of(seq);
+    let max_epoch = match max_epoch {
+        Some(m) => m,
+        None if epoch > max_epoch_for(0) => return MacCheck::Deferred,
+        None => max_epoch_for(0),
+    };
+    let Some(mk) = cache.mac_key(vk, epoch, max_epoch) else {
+        return MacCheck::TooFar;
+    };
+    let mac = match input {
+        MacInput::Cut(line, cut) => line_mac(&mk, line, cut),
+        MacInput::Tree(obj) => mk.mac(mac_input(obj).as_bytes()),
+    };
+    if mac_matches(&mac, claimed) {
+        MacCheck::Verified
+    } else {
+        MacCheck::Mismatch
+    }
+}
+
+/// Examines lines: parses them (the fast path first), checks their integrity object and
+/// their MAC. One per thread (each with its own cache of derived epoch keys).
+struct Examiner<'a> {
+    keyring: &'a Keyring,
+    strict: bool,
+    fast: bool,
+    cache: EpochCache,
+}
+
+impl<'a> Examiner<'a> {
+    fn new(keyring: &'a Keyring, strict: bool, fast: bool) -> Examiner<'a> {
+        Examiner {
+            keyring,
+            strict,
+            fast,
+            cache: EpochCache::default(),
+        }
+    }
+
+    /// Examine every line of `chunk`, pushing each line's length (with its newline) and
+    /// what was found.
+    fn examine_chunk(&mut self, chunk: &[u8], out: &mut Vec<(usize, Examined)>) {
+        out.reserve(chunk.len() / 256);
+        let mut at = 0;
+        while at < chunk.len() {
+            let rest = &chunk[at..];
+            let (len, examined) = match self.examine_fast(rest) {
+                Some((content_len, examined)) => (content_len + 1, examined),
+                None => {
+                    let len = rest
+                        .iter()
+                        .position(|&b| b == b'\n')
+                        .map_or(rest.len(), |i| i + 1);
+                    (len, self.examine(&rest[..len]))
+                }
+            };
+            out.push((len, examined));
+            at += len;
+        }
+    }
+
+    /// The fast path on the line at the start of `rest` (see [`scan_line`]).
+    fn examine_fast(&mut self, rest: &[u8]) -> Option<(usize, Examined)> {
+        if !(self.strict && self.fast) {
+            return None;
+        }
+        let (s, len) = scan_line(rest)?;
+        let content = &rest[..len];
+        let audit = std::str::from_utf8(&content[s.audit.clone()]).unwrap_or("");
+        let text = |r: &Range<usize>| {
+            audit
+                .get(r.start - s.audit.start..r.end - s.audit.start)
+                .unwrap_or("")
+        };
+        let mac = check_mac(
+            self.keyring,
+            &mut self.cache,
+            text(&s.kid),
+            s.seq,
+            text(&s.mac),
+            None,
+            MacInput::Cut(content, s.mac_cut.clone()),
+        );
+        Some((
+            len,
+            Examined::Sealed {
+                facts: Facts::Fast(s),
+                mac,
+            },
+        ))
+    }
+
+    /// The general path: parse the line into a value tree.
+    fn examine(&mut self, raw: &[u8]) -> Examined {
+        let Some(content) = raw.strip_suffix(b"\n") else {
+            return Examined::Torn;
+        };
+        let bad = |reason: String, seq: Option<u64>| Examined::Bad {
+            reason,
+            seq,
+            sha256: hex::encode(Sha256::digest(content)),
+        };
+        let obj = match parse_record(self.strict, content) {
+            Ok(obj) => obj,
+            Err((reason, seq)) => return bad(reason, seq),
+        };
+        let action = obj
+            .get("event")
+            .and_then(|e| e.get_path("action"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let integrity = match Integrity::of(&obj) {
+            Ok(i) => i,
+            Err((reason, seq)) => return bad(reason.to_owned(), seq),
+        };
+        let mac = check_mac(
+            self.keyring,
+            &mut self.cache,
+            &integrity.kid,
+            integrity.seq,
+            &integrity.mac,
+            None,
+            MacInput::Tree(&obj),
+        );
+        Examined::Sealed {
+            facts: Facts::General(Box::new(GeneralFacts {
+                integrity,
+                action,
+                obj,
+            })),
+            mac,
+        }
+    }
+}
+
+/// Parse a line into an object: in strict mode it must be byte-for-byte canonical.
+fn parse_record(strict: bool, content: &[u8]) -> Result<Object, (String, Option<u64>)> {
+    let parsed = if strict {
+        match canonical::parse_bytes(content) {
+            Ok(v) => {
+                let canon = v.to_canonical_string();
+                if canon.as_bytes() != content {
+                    let at = canon
+                        .bytes()
+                        .zip(content.iter())
+                        .position(|(a, b)| a != *b)
+                        .unwrap_or(canon.len().min(content.len()));
+                    let seq = v
+                        .get_path("audit.seq")
+                        .and_then(Value::as_i64)
+                        .map(|s| s as u64);
+                    return Err((format!("the line is not in canonical form (first difference at byte {at}): it was edited or re-serialized"), seq));
+                }
+                v
+            }
+            Err(e) => return Err((describe_parse_error(&e), None)),
+        }
+    } else {
+        canonical::parse_bytes(content).map_err(|e| (describe_parse_error(&e), None))?
+    };
+    match parsed {
+        Value::Object(o) => Ok(o),
+        _ => Err(("the line is not a JSON object".into(), None)),
+    }
+}
+
+/// Cuts an input into chunks of whole lines (the last one may lack its newline).
+struct Chunker<'a> {
+    input: &'a mut dyn Read,
+    size: usize,
+    carry: Vec<u8>,
+    spare: Vec<Vec<u8>>,
+    eof: bool,
+}
+
+impl<'a> Chunker<'a> {
+    fn new(input: &'a mut dyn Read, size: usize) -> Chunker<'a> {
+        Chunker {
+            input,
+            size: size.max(1),
+            carry: Vec::new(),
+            spare: Vec::new(),
+            eof: false,
+        }
+    }
+
+    /// Give back a chunk's buffer for reuse.
+    fn recycle(&mut self, buf: Vec<u8>) {
+        self.spare.push(buf);
+    }
+
+    /// The next chunk: whole lines of about `size` bytes, or what is left at the end.
+    fn next_chunk(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+        let mut buf = self.spare.pop().unwrap_or_default();
+        buf.clear();
+        buf.append(&mut self.carry);
+        loop {
+            if buf.len() >= self.size {
+                if let Some(nl) = buf.iter().rposition(|&b| b == b'\n') {
+                    self.carry.extend_from_slice(&buf[nl + 1..]);
+                    buf.truncate(nl + 1);
+                    return Ok(Some(buf));
+                }
+            }
+            if self.eof {
+                return Ok((!buf.is_empty()).then_some(buf));
+            }
+            let want = self.size.saturating_sub(buf.len()).max(64 << 10);
+            buf.reserve(want);
+            // `read_to_end` fills the spare capacity without zeroing it first.
+            if (&mut *self.input).take(want as u64).read_to_end(&mut buf)? == 0 {
+                self.eof = true;
+            }
+        }
+    }
+}
+
 fn describe_parse_error(e: &canonical::ParseError) -> String {
     match e.kind {
         ParseErrorKind::InvalidUtf8 => format!("the line is not valid UTF-8 (byte {})", e.offset),
@@ -1131,4 +1620,140 @@ pub fn log_files_in(dir: &Path) -> Result<Vec<PathBuf>, VerifyError> {
     }
     files.sort();
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::SealingKey;
+    use crate::record::{Outcome, Record};
+    use crate::sink::file::{FileLog, FileLogOptions};
+
+    /// A real log file of 300 records (short epochs, varied content: escapes, non-ASCII,
+    /// deep values take the general path) and its keyring.
+    fn sample_log(dir: &Path) -> (PathBuf, String, Keyring) {
+        let (sk, vk) = SealingKey::generate("k1", 8).unwrap();
+        let path = dir.join("audit.log");
+        let mut log = FileLog::open(&path, sk, FileLogOptions::default()).unwrap();
+        for i in 0..300i64 {
+            let outcome = if i % 5 == 0 {
+                Outcome::Denied
+            } else {
+                Outcome::Success
+            };
+            let mut r = Record::new("auth.login", outcome, std::time::UNIX_EPOCH).unwrap();
+            r.set_actor(format!("user-{i}"));
+            r.set_field("n", i);
+            match i % 7 {
+                0 => r.set_reason("quote \" and \\ and \n and \u{1}"),
+                1 => r.set_reason("unicode é 中文 😀"),
+                2 => r.set_field("deep", Value::Array(vec![Value::Array(vec![]); 3])),
+                3 => r.set_field("needs \"escape\"", true),
+                _ => {}
+            }
+            log.append(r).unwrap();
+        }
+        drop(log);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut keyring = Keyring::new();
+        keyring.add(vk).unwrap();
+        (path, text, keyring)
+    }
+
+    /// Verify `text` every way: 1 thread and several, tiny chunks and large ones, with and
+    /// without the fast path; every report must be the same.
+    fn every_way(name: &str, text: &str, keyring: &Keyring) -> Report {
+        let mut reports = Vec::new();
+        for (threads, chunk, fast) in [
+            (1, CHUNK_BYTES, true),
+            (1, CHUNK_BYTES, false),
+            (1, 97, true),
+            (2, 1, true),
+            (2, 700, true),
+            (3, 4096, true),
+            (2, 700, false),
+        ] {
+            let mut v = Verifier::new(keyring.clone()).with_threads(threads);
+            v.chunk_bytes = chunk;
+            v.fast_path = fast;
+            reports.push(((threads, chunk, fast), v.verify_str(name, text)));
+        }
+        let first = reports[0].1.clone();
+        for (how, r) in &reports {
+            assert_eq!(r, &first, "{how:?} differs from 1 thread, fast path");
+        }
+        first
+    }
+
+    #[test]
+    fn parallel_and_fast_paths_report_exactly_what_the_sequential_path_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, text, keyring) = sample_log(dir.path());
+        let lines: Vec<&str> = text.split_inclusive('\n').collect();
+        let join = |ls: &[&str]| ls.concat();
+        let other = {
+            let dir2 = tempfile::tempdir().unwrap();
+            sample_log(dir2.path()).1
+        };
+        let mut variants: Vec<(&str, String)> = vec![("untouched", text.clone())];
+        let mut v = lines.clone();
+        let changed = v[100].replacen("user-", "usr-", 1);
+        v[100] = &changed;
+        variants.push(("value changed", join(&v)));
+        let mut v = lines.clone();
+        v.remove(50);
+        variants.push(("line deleted", join(&v)));
+        let mut v = lines.clone();
+        v.swap(60, 61);
+        variants.push(("lines swapped", join(&v)));
+        let mut v = lines.clone();
+        v.insert(70, lines[70]);
+        variants.push(("line duplicated", join(&v)));
+        let mut v = lines.clone();
+        let spaced = lines[80].replacen(',', ", ", 1);
+        v[80] = &spaced;
+        variants.push(("not canonical", join(&v)));
+        let mut v = lines.clone();
+        let torn = format!("{}\n", &lines[90][..40]);
+        v[90] = &torn;
+        variants.push(("torn in the middle", join(&v)));
+        variants.push(("torn tail", text[..text.len() - 30].to_owned()));
+        variants.push(("header removed", join(&lines[1..])));
+        let mut v = lines.clone();
+        let foreign: Vec<&str> = other.split_inclusive('\n').collect();
+        v[120] = foreign[120];
+        variants.push(("spliced", join(&v)));
+        let mut v = lines.clone();
+        let mac = lines[130].replacen("\"mac\":\"", "\"mac\":\"0", 1);
+        v[130] = &mac;
+        variants.push(("mac mangled", join(&v)));
+        let mut v = lines.clone();
+        let far = lines[140].replacen("\"seq\":", "\"seq\":9000000000", 1);
+        v[140] = &far;
+        variants.push(("seq far ahead", join(&v)));
+        variants.push(("empty", String::new()));
+        let mut verdicts = Vec::new();
+        for (what, t) in &variants {
+            let report = every_way("audit.log", t, &keyring);
+            verdicts.push((*what, report.verdict()));
+        }
+        assert_eq!(verdicts[0], ("untouched", Verdict::Ok));
+        assert!(
+            verdicts[1..].iter().all(|(_, v)| *v != Verdict::Ok),
+            "{verdicts:?}"
+        );
+        // Unknown key: the same with an empty keyring.
+        every_way("audit.log", &variants[2].1, &Keyring::new());
+
+        // Files: the parallel walk of a real file gives the sequential report.
+        let seq = Verifier::new(keyring.clone())
+            .with_threads(1)
+            .verify_files(std::slice::from_ref(&path))
+            .unwrap();
+        let mut par = Verifier::new(keyring.clone()).with_threads(2);
+        par.chunk_bytes = 1000;
+        assert_eq!(par.verify_files(std::slice::from_ref(&path)).unwrap(), seq);
+        assert_eq!(seq.verdict(), Verdict::Ok);
+        assert_eq!(seq.verified, 301);
+    }
 }

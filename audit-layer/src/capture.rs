@@ -19,6 +19,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use audit_core::canonical::Value;
 use audit_core::record::{Outcome, Record};
+use audit_core::sink::writer::Durable;
 
 use crate::outcome::OutcomeReport;
 
@@ -120,7 +121,15 @@ impl Capture {
         self.finish(None);
     }
 
-    fn finish(mut self, fallback: Option<Outcome>) {
+    fn finish(self, fallback: Option<Outcome>) {
+        if let Some(durable) = self.finish_nowait(fallback) {
+            crate::pipeline::durable_result(durable.wait());
+        }
+    }
+
+    /// [`finish`](Self::finish), returning the wait for durability (with
+    /// [`Durability::EveryRecord`](crate::Durability::EveryRecord)) instead of blocking.
+    fn finish_nowait(mut self, fallback: Option<Outcome>) -> Option<Durable> {
         let report = self.outcome.take().unwrap_or(OutcomeReport {
             outcome: fallback.unwrap_or(Outcome::Unknown),
             reason: match fallback {
@@ -137,7 +146,7 @@ impl Capture {
             self.started.elapsed()
         };
         let record = self.into_record(report, duration);
-        crate::pipeline::deliver(record);
+        crate::pipeline::deliver_nowait(record)
     }
 
     /// Build the record. Redaction by the policy happens at delivery, where the pipeline
@@ -166,8 +175,10 @@ impl Capture {
             } else {
                 value
             };
-            let placed = name.contains('.') && record.set(&name, value.clone()).is_ok();
-            if !placed {
+            let placed = name.contains('.') && audit_core::record::can_set(&name);
+            if placed {
+                let _ = record.set(&name, value);
+            } else {
                 record.set_field(&name, value);
             }
             if is_forced {
@@ -331,11 +342,15 @@ impl Drop for Slot {
 pin_project_lite::pin_project! {
     /// An audited future: activates its capture and span on every poll.
     #[doc(hidden)]
-    pub struct AuditFuture<F> {
+    pub struct AuditFuture<F: Future> {
         #[pin]
         inner: F,
         slot: Slot,
         span: tracing::Span,
+        // The output, held while the record is made durable (`Durability::EveryRecord`):
+        // awaited, not blocked on, so the executor's thread serves other tasks meanwhile
+        // and concurrent calls share fsyncs.
+        durable: Option<(F::Output, Durable)>,
     }
 }
 
@@ -346,6 +361,7 @@ impl<F: Future> AuditFuture<F> {
             inner,
             slot: Slot(Some(capture)),
             span,
+            durable: None,
         }
     }
 }
@@ -367,6 +383,14 @@ impl<F: Future> Future for AuditFuture<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
+        if let Some((_, wait)) = this.durable.as_mut() {
+            let result = std::task::ready!(Pin::new(wait).poll(cx));
+            crate::pipeline::durable_result(result);
+            return match this.durable.take() {
+                Some((output, _)) => Poll::Ready(output),
+                None => unreachable!("checked above"),
+            };
+        }
         let Some(capture) = this.slot.0.take() else {
             return this.inner.poll(cx);
         };
@@ -377,11 +401,18 @@ impl<F: Future> Future for AuditFuture<F> {
         };
         let poll = this.inner.poll(cx);
         drop(restore);
-        if poll.is_ready() {
-            if let Some(c) = this.slot.0.take() {
-                c.finish(None);
+        let Poll::Ready(output) = poll else {
+            return Poll::Pending;
+        };
+        if let Some(mut wait) = this.slot.0.take().and_then(|c| c.finish_nowait(None)) {
+            match Pin::new(&mut wait).poll(cx) {
+                Poll::Ready(result) => crate::pipeline::durable_result(result),
+                Poll::Pending => {
+                    *this.durable = Some((output, wait));
+                    return Poll::Pending;
+                }
             }
         }
-        poll
+        Poll::Ready(output)
     }
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock, Weak};
 
 use audit_core::canonical::Value;
 use audit_core::record::Record;
-use audit_core::sink::writer::{Metrics, SubmitError, Writer};
+use audit_core::sink::writer::{Durable, Metrics, SubmitError, Writer};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::layer::{AuditLayer, ContextValues};
@@ -64,10 +64,6 @@ impl std::fmt::Debug for Pipeline {
 }
 
 impl Pipeline {
-    pub(crate) fn submit(&self, record: Record) -> Result<(), SubmitError> {
-        self.writer.submit(record)
-    }
-
     pub(crate) fn flush(&self) -> Result<(), FlushError> {
         Ok(self.writer.flush()?)
     }
@@ -114,29 +110,28 @@ fn current_pipeline() -> Option<Arc<Pipeline>> {
 }
 
 /// Deliver a finished record: to the test hook, the current subscriber's layer, or the
-/// process-wide layer; otherwise count it lost and say so on stderr.
-pub(crate) fn deliver(record: Result<Record, String>) {
+/// process-wide layer; otherwise count it lost and say so on stderr. With
+/// `Durability::EveryRecord`, returns the wait for the record to be on disk: the caller
+/// blocks on it ([`Durable::wait`]) or, in an async audited call, awaits it; either way it
+/// passes the result to [`durable_result`].
+pub(crate) fn deliver_nowait(record: Result<Record, String>) -> Option<Durable> {
     let record = match record {
         Ok(r) => r,
         Err(e) => {
             FAILED.fetch_add(1, Ordering::Relaxed);
             eprintln!("audit-layer: an audit record could not be built and is LOST: {e}");
-            return;
+            return None;
         }
     };
-    let record = match crate::testing::hook_deliver(record) {
-        None => return,
-        Some(r) => r,
-    };
+    // `None`: a test capture took it.
+    let record = crate::testing::hook_deliver(record)?;
     match current_pipeline() {
         Some(p) => {
             let mut record = record;
             p.redaction.apply_record(&mut record);
-            if let Err(e) = p.submit(record) {
-                // The writer has already reported and counted it; count it here too so
-                // `failed_records()` sees every record an audited call could not store.
-                FAILED.fetch_add(1, Ordering::Relaxed);
-                eprintln!("audit-layer: an audit record could not be written: {e}");
+            match p.writer.submit_nowait(record) {
+                Ok(wait) => return wait,
+                Err(e) => durable_result(Err(e)),
             }
         }
         None => {
@@ -150,6 +145,17 @@ pub(crate) fn deliver(record: Result<Record, String>) {
                 );
             }
         }
+    }
+    None
+}
+
+/// Count and report a record the writer could not store.
+pub(crate) fn durable_result(result: Result<(), SubmitError>) {
+    if let Err(e) = result {
+        // The writer has already reported and counted it; count it here too so
+        // `failed_records()` sees every record an audited call could not store.
+        FAILED.fetch_add(1, Ordering::Relaxed);
+        eprintln!("audit-layer: an audit record could not be written: {e}");
     }
 }
 

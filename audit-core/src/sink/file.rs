@@ -31,7 +31,7 @@ use sha2::{Digest, Sha256};
 use crate::canonical;
 use crate::keys::SealingKey;
 use crate::record::{Outcome, Record};
-use crate::seal::{ChainHead, SealError, Sealed, Sealer};
+use crate::seal::{ChainHead, SealError, Sealed, Sealer, Unsealed};
 
 /// Action of the first record of every file.
 pub const FILE_OPEN_ACTION: &str = "audit.file.open";
@@ -337,8 +337,8 @@ impl FileLog {
 
     /// Seal a record without writing it (the batching writer writes many with
     /// [`FileLog::write_sealed`]). Sealed lines MUST then be written, in order.
-    pub fn seal(&mut self, record: Record) -> Result<Sealed, SinkError> {
-        Ok(self.sealer.seal(record)?)
+    pub fn seal(&mut self, record: impl Into<Unsealed>) -> Result<Sealed, SinkError> {
+        Ok(self.sealer.seal_unsealed(&record.into())?)
     }
 
     /// Append already sealed, newline-terminated lines with one `write`. On failure the

@@ -33,16 +33,23 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Condvar, Mutex};
+use std::task::{Poll, Waker};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::checkpoint::{append_witness, Checkpoint};
 use crate::record::{Outcome, Record};
+use crate::seal::Unsealed;
 use crate::sink::file::{FileLog, SinkError};
+
+/// How long the worker lets records queue up after writing a batch (see `Worker::run`).
+const LINGER: Duration = Duration::from_micros(100);
 
 /// Action of the record written when a writer starts.
 pub const START_ACTION: &str = "audit.log.start";
@@ -63,7 +70,8 @@ pub enum Durability {
     /// fsync after every this many records.
     Batch(u64),
     /// A caller returns only after its record is fsynced; concurrent callers share an
-    /// fsync (group commit).
+    /// fsync (group commit). An async audited call awaits the fsync ([`Durable`]) rather
+    /// than blocking its executor's thread.
     EveryRecord,
 }
 
@@ -219,8 +227,10 @@ pub struct Metrics {
 
 #[derive(Default)]
 struct Counters {
-    submitted: AtomicU64,
-    written: AtomicU64,
+    /// Updated by callers, the rest by the worker: kept apart so that the two threads do
+    /// not bounce one cache line on every record.
+    submitted: CacheLine<AtomicU64>,
+    written: CacheLine<AtomicU64>,
     bytes: AtomicU64,
     fsyncs: AtomicU64,
     failures: AtomicU64,
@@ -229,44 +239,110 @@ struct Counters {
     rotations: AtomicU64,
 }
 
+/// A value alone on its cache line (128 bytes: adjacent-line prefetch pairs lines).
+#[derive(Default)]
+#[repr(align(128))]
+struct CacheLine<T>(T);
+
+impl<T> std::ops::Deref for CacheLine<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 struct Shared {
     counters: Counters,
     failed: Mutex<Option<String>>,
+    /// Set (after `failed`) once the writer failed closed: lets the hot paths skip the lock.
+    has_failed: AtomicBool,
     closed: AtomicBool,
     stopping: AtomicBool,
 }
 
-/// A one-shot completion slot for a caller that waits.
+/// A one-shot completion slot for a caller that waits: blocking, or as a future.
 struct Ack {
-    done: Mutex<Option<Result<(), SubmitError>>>,
+    state: Mutex<AckState>,
     cv: Condvar,
+}
+
+#[derive(Default)]
+struct AckState {
+    done: Option<Result<(), SubmitError>>,
+    waker: Option<Waker>,
 }
 
 impl Ack {
     fn new() -> Arc<Ack> {
         Arc::new(Ack {
-            done: Mutex::new(None),
+            state: Mutex::new(AckState::default()),
             cv: Condvar::new(),
         })
     }
     fn complete(&self, r: Result<(), SubmitError>) {
-        let mut d = self.done.lock().unwrap_or_else(|p| p.into_inner());
-        *d = Some(r);
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.done = Some(r);
+        let waker = st.waker.take();
+        drop(st);
+        // After unlocking, so the woken caller does not block again on the lock. No wake-up
+        // is lost: a caller checks `done` and starts waiting under the lock.
         self.cv.notify_all();
+        if let Some(w) = waker {
+            w.wake();
+        }
     }
     fn wait(&self) -> Result<(), SubmitError> {
-        let mut d = self.done.lock().unwrap_or_else(|p| p.into_inner());
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         loop {
-            if let Some(r) = d.take() {
+            if let Some(r) = st.done.take() {
                 return r;
             }
-            d = self.cv.wait(d).unwrap_or_else(|p| p.into_inner());
+            st = self.cv.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+    fn poll_done(&self, cx: &mut std::task::Context<'_>) -> Poll<Result<(), SubmitError>> {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        match st.done.take() {
+            Some(r) => Poll::Ready(r),
+            None => {
+                // Under the lock `complete` takes: it cannot slip in between.
+                match &mut st.waker {
+                    Some(w) => w.clone_from(cx.waker()),
+                    None => st.waker = Some(cx.waker().clone()),
+                }
+                Poll::Pending
+            }
         }
     }
 }
 
+/// The wait for one record to be durable ([`Durability::EveryRecord`]), from
+/// [`Writer::submit_nowait`]: [`wait`](Durable::wait) blocks, or `.await` it.
+#[must_use = "the record is not known to be durable until the wait completes"]
+pub struct Durable(Arc<Ack>);
+
+impl Durable {
+    /// Block until the record is on disk (or could not be written).
+    pub fn wait(self) -> Result<(), SubmitError> {
+        self.0.wait()
+    }
+}
+
+impl std::fmt::Debug for Durable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Durable(..)")
+    }
+}
+
+impl Future for Durable {
+    type Output = Result<(), SubmitError>;
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        self.0.poll_done(cx)
+    }
+}
+
 enum Msg {
-    Record(Record, Option<Arc<Ack>>),
+    Record(Unsealed, Option<Arc<Ack>>),
     Flush(Arc<Ack>),
     Shutdown(Arc<Ack>),
 }
@@ -307,6 +383,7 @@ impl Writer {
         let shared = Arc::new(Shared {
             counters: Counters::default(),
             failed: Mutex::new(None),
+            has_failed: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
         });
@@ -348,6 +425,17 @@ impl Writer {
     /// Hand a record to the writer. Waits when the queue is full; with
     /// [`Durability::EveryRecord`], waits until the record is on disk.
     pub fn submit(&self, record: Record) -> Result<(), SubmitError> {
+        match self.submit_nowait(record)? {
+            Some(durable) => durable.wait(),
+            None => Ok(()),
+        }
+    }
+
+    /// Hand a record to the writer without waiting for it to be durable: with
+    /// [`Durability::EveryRecord`] the wait is returned (await it, or
+    /// [`wait`](Durable::wait)), so that async callers do not block their executor's thread
+    /// and share fsyncs with every other caller. Waits when the queue is full.
+    pub fn submit_nowait(&self, record: Record) -> Result<Option<Durable>, SubmitError> {
         if let Some(reason) = self.failed() {
             return Err(SubmitError::FailedClosed(reason));
         }
@@ -356,7 +444,8 @@ impl Writer {
             .submitted
             .fetch_add(1, Ordering::Relaxed);
         let ack = self.wait_durable.then(Ack::new);
-        let msg = Msg::Record(record, ack.clone());
+        // Serialized here, on the caller's thread: see `Unsealed`.
+        let msg = Msg::Record(Unsealed::from(record), ack.clone());
         let sent = match self.tx.try_send(msg) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(msg)) => self.tx.send(msg).map_err(|_| ()),
@@ -369,10 +458,7 @@ impl Writer {
                 .fetch_sub(1, Ordering::Relaxed);
             return Err(SubmitError::Stopped);
         }
-        match ack {
-            Some(a) => a.wait(),
-            None => Ok(()),
-        }
+        Ok(ack.map(Durable))
     }
 
     /// Write everything queued so far, fsync, and publish a checkpoint if a witness is set.
@@ -386,6 +472,9 @@ impl Writer {
 
     /// `Some(reason)` once the writer failed closed.
     pub fn failed(&self) -> Option<String> {
+        if !self.shared.has_failed.load(Ordering::Acquire) {
+            return None;
+        }
         self.shared
             .failed
             .lock()
@@ -528,16 +617,28 @@ impl Worker {
                 },
             };
             let mut flushes = Vec::new();
+            let mut drained = false;
             if let Some(m) = first {
                 self.take(m, &mut flushes, &mut stop);
                 // Group commit: take everything that queued up meanwhile.
                 while self.buf.len() < self.batch_limit() && stop.is_none() {
                     match self.rx.try_recv() {
                         Ok(m) => self.take(m, &mut flushes, &mut stop),
-                        Err(_) => break,
+                        Err(_) => {
+                            drained = true;
+                            break;
+                        }
                     }
                 }
             }
+            // Linger after a batch of records nobody waits for: callers queue more without
+            // waking this thread (a futex wake costs each caller microseconds), so a
+            // steady stream is taken a batch per wake-up, not a record per wake-up. Flushes
+            // and shutdown wait at most this long more.
+            let linger = drained
+                && flushes.is_empty()
+                && self.waiting.is_empty()
+                && self.config.durability != Durability::EveryRecord;
             self.write_and_sync(!flushes.is_empty() || stop.is_some());
             let flush_result = self.flush_result();
             if !flushes.is_empty() {
@@ -551,12 +652,15 @@ impl Worker {
             if stop.is_some() {
                 break;
             }
+            if linger {
+                std::thread::sleep(LINGER);
+            }
         }
         // Shutdown: stop record, final checkpoint, sync.
         if self.config.lifecycle_records && self.failed_reason().is_none() {
             let mut r = lifecycle(STOP_ACTION);
             r.set_reason("the audit log writer stopped cleanly");
-            self.seal_into_buf(r, None);
+            self.seal_into_buf(r.into(), None);
         }
         self.write_and_sync(true);
         if self.buf.is_empty() {
@@ -592,6 +696,9 @@ impl Worker {
     }
 
     fn failed_reason(&self) -> Option<String> {
+        if !self.shared.has_failed.load(Ordering::Acquire) {
+            return None;
+        }
         self.shared
             .failed
             .lock()
@@ -632,7 +739,7 @@ impl Worker {
         }
     }
 
-    fn seal_into_buf(&mut self, record: Record, ack: Option<Arc<Ack>>) {
+    fn seal_into_buf(&mut self, record: Unsealed, ack: Option<Arc<Ack>>) {
         if let Some(reason) = self.failed_reason() {
             self.drop_record(ack, SubmitError::FailedClosed(reason));
             return;
@@ -796,6 +903,7 @@ impl Worker {
                 let reason = e.to_string();
                 *self.shared.failed.lock().unwrap_or_else(|p| p.into_inner()) =
                     Some(reason.clone());
+                self.shared.has_failed.store(true, Ordering::Release);
                 let lost = self.buf_records;
                 self.shared
                     .counters

@@ -1,0 +1,645 @@
+//! The verifier's fast path: recognise, without allocating, a log line that is a canonical
+//! sealed record, and find in it what the verifier needs.
+//!
+//! [`scan_line`] accepts a line only when all of these hold, each checked on the bytes:
+//!
+//! - it is valid UTF-8 and, as a whole, one JSON object in exactly the form the canonical
+//!   serializer writes: no whitespace; object keys unescaped and strictly increasing in
+//!   canonical (UTF-16) order; strings with only the escapes the serializer writes
+//!   (`\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t`, and lowercase `\u00xx` for the other
+//!   controls); integers without leading zeros, `-0`, fraction or exponent, within ±(2^53-1);
+//!   nesting at most [`MAX_FAST_DEPTH`] levels. So `canonical::parse_bytes(line)` succeeds
+//!   and re-serializes to exactly `line`: the line is byte-for-byte canonical.
+//! - its `audit` member is exactly `{"chain":C,"kid":K,"mac":M,"prev":P,"seq":N,"v":1}` with
+//!   C a valid chain id, K a valid key id, M and P 64 lowercase hex digits and N ≥ 0: so
+//!   [`Integrity::of`](crate::seal::Integrity::of) accepts it, with these values.
+//! - `event.action`, when it is a string, has no escape.
+//!
+//! Anything else (including lines that are valid but unusual: escaped keys, deep nesting)
+//! returns `None`, and the verifier takes its general path, which parses the line into a
+//! value tree and reports exactly what is wrong. The fast path is therefore only ever an
+//! optimisation: on every line it accepts, it yields what the general path would.
+//!
+//! Because the line is canonical and `audit` has exactly those six members, the MAC input
+//! (the canonical form of the record without `audit.mac`) is the line with the bytes
+//! `"mac":"<64 hex>",` removed: [`SealedLine::mac_cut`].
+
+use std::cmp::Ordering;
+use std::ops::Range;
+
+use crate::canonical::{cmp_key_bytes, MAX_SAFE_INTEGER};
+
+/// Deepest nesting the fast path accepts (the top-level object is level 1); deeper lines
+/// take the general path, which allows up to [`MAX_DEPTH`](crate::canonical::MAX_DEPTH).
+pub(crate) const MAX_FAST_DEPTH: usize = 32;
+
+/// What the verifier needs from a canonical sealed line: byte ranges into the line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SealedLine {
+    /// The value of `audit` (which holds the next four).
+    pub audit: Range<usize>,
+    /// `audit.chain` (the string's content).
+    pub chain: Range<usize>,
+    /// `audit.kid`.
+    pub kid: Range<usize>,
+    /// `audit.mac`.
+    pub mac: Range<usize>,
+    /// `audit.prev`.
+    pub prev: Range<usize>,
+    /// `audit.seq`.
+    pub seq: u64,
+    /// `event.action`, when `event` is an object with a string member `action`.
+    pub action: Option<Range<usize>>,
+    /// The bytes `"mac":"<64 hex>",`: the MAC input is the line without them.
+    pub mac_cut: Range<usize>,
+}
+
+/// Recognise a canonical sealed line at the start of `buf` (see the module docs), followed
+/// by a newline; returns what it found and the length of the line without its newline.
+/// `None` means "take the general path", not "invalid".
+///
+/// The line needs no splitting beforehand: a canonical line holds no newline byte (not
+/// in a string, where it is escaped, nor between tokens), so the line ends exactly where
+/// its top-level object does.
+pub(crate) fn scan_line(buf: &[u8]) -> Option<(SealedLine, usize)> {
+    let mut s = Scanner {
+        b: buf,
+        non_ascii: false,
+        p: 0,
+        audit: None,
+        action: None,
+    };
+    if buf.first() != Some(&b'{') {
+        return None;
+    }
+    s.object(1, Ctx::Top)?;
+    if buf.get(s.p) != Some(&b'\n') {
+        return None;
+    }
+    let audit = s.audit?;
+    let mut sealed = audit_member(buf, audit)?;
+    sealed.action = s.action;
+    Some((sealed, s.p))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ctx {
+    /// The record's members.
+    Top,
+    /// The members of the top-level `event` object.
+    Event,
+    /// Anything else.
+    Other,
+}
+
+struct Scanner<'a> {
+    b: &'a [u8],
+    /// Set by `string` when it meets a non-ASCII byte.
+    non_ascii: bool,
+    p: usize,
+    /// The value of the top-level `audit` member.
+    audit: Option<Range<usize>>,
+    /// The content of `event.action` when it is a string.
+    action: Option<Range<usize>>,
+}
+
+impl Scanner<'_> {
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.p).copied()
+    }
+
+    #[inline]
+    fn expect(&mut self, c: u8) -> Option<()> {
+        if self.peek()? == c {
+            self.p += 1;
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    /// A value at `level` (the number of containers enclosing it, plus one if it is one).
+    fn value(&mut self, level: usize, ctx: Ctx) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.string().map(|_| ()),
+            b'{' => self.object(level, ctx),
+            b'[' => self.array(level),
+            b'-' | b'0'..=b'9' => self.number(),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            _ => None,
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        if self.b.get(self.p..self.p + word.len())? == word {
+            self.p += word.len();
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    /// An integer in canonical form within ±(2^53 - 1).
+    fn number(&mut self) -> Option<()> {
+        let b = self.b;
+        let mut p = self.p;
+        let negative = b[p] == b'-';
+        if negative {
+            p += 1;
+        }
+        let start = p;
+        while let Some(b'0'..=b'9') = b.get(p) {
+            p += 1;
+        }
+        let digits = &b[start..p];
+        if digits.is_empty() || digits.len() > 16 {
+            return None;
+        }
+        if digits[0] == b'0' && (digits.len() > 1 || negative) {
+            return None; // leading zero or -0
+        }
+        let magnitude = digits
+            .iter()
+            .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+        if magnitude > MAX_SAFE_INTEGER as u64 {
+            return None;
+        }
+        // A fraction or exponent would follow directly; the caller only accepts `,`, `}`
+        // or `]` (or the end) after a value, so `1.5` and `1e3` are refused there.
+        self.p = p;
+        Some(())
+    }
+
+    /// A string with canonical escapes only and valid UTF-8; returns its content range and
+    /// whether it has escapes. (Outside strings the grammar admits ASCII only, so a line
+    /// whose strings are valid UTF-8 is valid UTF-8.)
+    fn string(&mut self) -> Option<(Range<usize>, bool)> {
+        let b = self.b;
+        let start = self.p + 1;
+        let mut q = start;
+        let mut escaped = false;
+        loop {
+            q = scan_ascii(b, q);
+            match *b.get(q)? {
+                b'"' => {
+                    self.p = q + 1;
+                    return Some((start..q, escaped));
+                }
+                0x80.. => {
+                    self.non_ascii = true;
+                    // A run of non-ASCII bytes: between ASCII bytes, it is valid UTF-8
+                    // exactly when it is a sequence of whole multi-byte characters.
+                    let run = b[q..].iter().position(|&c| c < 0x80).unwrap_or(b.len() - q);
+                    std::str::from_utf8(&b[q..q + run]).ok()?;
+                    q += run;
+                }
+                b'\\' => {
+                    escaped = true;
+                    match *b.get(q + 1)? {
+                        b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' => q += 2,
+                        b'u' => {
+                            let hex = b.get(q + 2..q + 6)?;
+                            let low = match hex[3] {
+                                d @ b'0'..=b'9' => d - b'0',
+                                d @ b'a'..=b'f' => d - b'a' + 10,
+                                _ => return None,
+                            };
+                            let code = match (hex[0], hex[1], hex[2]) {
+                                (b'0', b'0', b'0') => low,
+                                (b'0', b'0', b'1') => 0x10 + low,
+                                _ => return None,
+                            };
+                            // These have short escapes, which the serializer uses.
+                            if matches!(code, 0x08 | 0x09 | 0x0A | 0x0C | 0x0D) {
+                                return None;
+                            }
+                            q += 6;
+                        }
+                        _ => return None, // `\/` and anything else is not canonical
+                    }
+                }
+                _ => return None, // a raw control character
+            }
+        }
+    }
+
+    fn array(&mut self, level: usize) -> Option<()> {
+        if level > MAX_FAST_DEPTH {
+            return None;
+        }
+        self.p += 1;
+        if self.peek()? == b']' {
+            self.p += 1;
+            return Some(());
+        }
+        loop {
+            self.value(level + 1, Ctx::Other)?;
+            match self.peek()? {
+                b',' => self.p += 1,
+                b']' => {
+                    self.p += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn object(&mut self, level: usize, ctx: Ctx) -> Option<()> {
+        if level > MAX_FAST_DEPTH {
+            return None;
+        }
+        self.p += 1;
+        if self.peek()? == b'}' {
+            self.p += 1;
+            return Some(());
+        }
+        let mut prev: Option<Range<usize>> = None;
+        let mut prev_ascii = true;
+        loop {
+            if self.peek()? != b'"' {
+                return None;
+            }
+            self.non_ascii = false;
+            let (key, escaped) = self.string()?;
+            let ascii = !self.non_ascii;
+            if escaped {
+                return None;
+            }
+            // Valid UTF-8: checked by `string`.
+            let name = &self.b[key.clone()];
+            if let Some(prev) = prev {
+                let prev = &self.b[prev];
+                // For ASCII keys, UTF-16 order is byte order.
+                let order = if ascii && prev_ascii {
+                    // Short keys: a plain loop beats a call to memcmp.
+                    prev.iter()
+                        .zip(name)
+                        .find(|(a, b)| a != b)
+                        .map_or(prev.len().cmp(&name.len()), |(a, b)| a.cmp(b))
+                } else {
+                    cmp_key_bytes(prev, name)
+                };
+                if order != Ordering::Less {
+                    return None; // out of order, or a duplicate
+                }
+            }
+            prev = Some(key);
+            prev_ascii = ascii;
+            self.expect(b':')?;
+            let at = self.p;
+            match (ctx, name) {
+                (Ctx::Top, b"audit") => {
+                    self.value(level + 1, Ctx::Other)?;
+                    self.audit = Some(at..self.p);
+                }
+                (Ctx::Top, b"event") => self.value(level + 1, Ctx::Event)?,
+                (Ctx::Event, b"action") if self.peek()? == b'"' => {
+                    let (content, escaped) = self.string()?;
+                    if escaped {
+                        return None;
+                    }
+                    self.action = Some(content);
+                }
+                _ => self.value(level + 1, Ctx::Other)?,
+            }
+            match self.peek()? {
+                b',' => self.p += 1,
+                b'}' => {
+                    self.p += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+}
+
+/// The position of the first byte at or after `p` that is `"`, `\\`, a control character
+/// or not ASCII, or `b.len()`. Eight bytes at a time, as `canonical::scan_plain` (which
+/// this extends with the high bit: a lane with it set is flagged, and borrows still only
+/// flag lanes above a true one, so the lowest flag is exact).
+#[inline]
+fn scan_ascii(b: &[u8], mut p: usize) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = b.get(p..p + 8) {
+        let Ok(chunk) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let x = u64::from_le_bytes(chunk);
+        let quote = x ^ (LO * u64::from(b'"'));
+        let backslash = x ^ (LO * u64::from(b'\\'));
+        let found = ((quote.wrapping_sub(LO) & !quote)
+            | (backslash.wrapping_sub(LO) & !backslash)
+            | (x.wrapping_sub(LO * 0x20) & !x)
+            | x)
+            & HI;
+        if found != 0 {
+            return p + (found.trailing_zeros() / 8) as usize;
+        }
+        p += 8;
+    }
+    while p < b.len() && matches!(b[p], 0x20..=0x7F) && b[p] != b'"' && b[p] != b'\\' {
+        p += 1;
+    }
+    p
+}
+
+/// Match the (already canonical) `audit` value against the one shape a valid sealed record
+/// has; `range` is its position in `line`.
+fn audit_member(line: &[u8], range: Range<usize>) -> Option<SealedLine> {
+    let mut p = range.start;
+    let lit = |p: &mut usize, s: &[u8]| -> Option<()> {
+        if line.get(*p..*p + s.len())? == s {
+            *p += s.len();
+            Some(())
+        } else {
+            None
+        }
+    };
+    /// The run of bytes up to the next `"` (within the `audit` value), if they all pass `ok`.
+    fn run(line: &[u8], end: usize, p: &mut usize, ok: impl Fn(u8) -> bool) -> Range<usize> {
+        let start = *p;
+        let len = scan_ascii(&line[..end], start) - start;
+        // No early exit: this loop vectorizes.
+        let all = line[start..start + len]
+            .iter()
+            .fold(true, |all, &b| all & ok(b));
+        if all {
+            *p = start + len;
+        }
+        start..*p
+    }
+    /// 64 lowercase hex digits followed by `"`.
+    fn fixed64(line: &[u8], end: usize, p: &mut usize) -> Range<usize> {
+        let start = *p;
+        let ok = line.get(start..start + 64).is_some_and(|d| {
+            d.iter()
+                .fold(true, |all, &b| all & matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        }) && start + 64 < end
+            && line[start + 64] == b'"';
+        if ok {
+            *p = start + 64;
+        }
+        start..*p
+    }
+    let end = range.end;
+    lit(&mut p, b"{\"chain\":\"")?;
+    let chain = run(line, end, &mut p, |b| {
+        b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+    });
+    lit(&mut p, b"\",\"kid\":\"")?;
+    let kid = run(line, end, &mut p, |b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')
+    });
+    let cut_start = p + 2; // at `"mac"`
+    lit(&mut p, b"\",\"mac\":\"")?;
+    let mac = fixed64(line, end, &mut p);
+    lit(&mut p, b"\",")?;
+    let cut_end = p; // after the comma: at `"prev"`
+    lit(&mut p, b"\"prev\":\"")?;
+    let prev = fixed64(line, end, &mut p);
+    lit(&mut p, b"\",\"seq\":")?;
+    let seq_start = p;
+    while p < end && line[p].is_ascii_digit() {
+        p += 1;
+    }
+    let seq_digits = seq_start..p;
+    lit(&mut p, b",\"v\":1}")?;
+    let ok = p == range.end
+        && (1..=64).contains(&chain.len())
+        && (1..=64).contains(&kid.len())
+        && mac.len() == 64
+        && prev.len() == 64
+        && !seq_digits.is_empty();
+    if !ok {
+        return None;
+    }
+    // The scanner checked the digits are a canonical integer within 2^53 - 1.
+    let seq = line[seq_digits]
+        .iter()
+        .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+    Some(SealedLine {
+        audit: range,
+        chain,
+        kid,
+        mac,
+        prev,
+        seq,
+        action: None,
+        mac_cut: cut_start..cut_end,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canonical::{parse_bytes, Object, Value};
+    use crate::keys::SealingKey;
+    use crate::record::{Outcome, Record};
+    use crate::seal::{Integrity, Sealer};
+    use crate::signing::mac_input;
+
+    /// What the general path concludes about a line, in the fast path's terms.
+    fn general(line: &[u8]) -> Option<(Integrity, String, String)> {
+        let v = parse_bytes(line).ok()?;
+        if v.to_canonical_string().as_bytes() != line {
+            return None;
+        }
+        let obj = v.as_object()?;
+        let integrity = Integrity::of(obj).ok()?;
+        let action = obj
+            .get("event")
+            .and_then(|e| e.get_path("action"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        Some((integrity, action, mac_input(obj)))
+    }
+
+    /// Soundness: whatever the fast path accepts, the general path accepts with the same
+    /// facts and the same MAC input.
+    fn check(line: &[u8]) -> bool {
+        let mut buf = line.to_vec();
+        buf.extend_from_slice(b"\n{\"next\":1}\n");
+        let Some((fast, len)) = scan_line(&buf) else {
+            return false;
+        };
+        // A line ends at its first newline.
+        let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
+        assert_eq!(len, line.len());
+        let (integrity, action, input) = general(line).unwrap_or_else(|| {
+            panic!(
+                "fast path accepted a line the general path refuses: {}",
+                String::from_utf8_lossy(line)
+            )
+        });
+        let text = |r: &Range<usize>| std::str::from_utf8(&line[r.clone()]).unwrap();
+        assert_eq!(text(&fast.chain), integrity.chain);
+        assert_eq!(text(&fast.kid), integrity.kid);
+        assert_eq!(text(&fast.mac), integrity.mac);
+        assert_eq!(text(&fast.prev), integrity.prev);
+        assert_eq!(fast.seq, integrity.seq);
+        assert_eq!(fast.action.as_ref().map_or("", text), action);
+        let mut cut = line[..fast.mac_cut.start].to_vec();
+        cut.extend_from_slice(&line[fast.mac_cut.end..]);
+        assert_eq!(cut, input.as_bytes());
+        true
+    }
+
+    fn sealed_lines() -> Vec<String> {
+        let (sk, _) = SealingKey::generate("k-1.a_b", 4).unwrap();
+        let mut sealer = Sealer::with_chain_id(sk, "chain_1-X").unwrap();
+        let texts = [
+            "plain",
+            "",
+            "quote \" backslash \\ slash /",
+            "controls \u{0}\u{1}\u{8}\u{9}\u{a}\u{b}\u{c}\u{d}\u{1f}\u{7f}",
+            "unicode é ü 中文 😀 \u{e000} \u{ffff}",
+            "{\"audit\":{\"chain\":\"x\"}}",
+        ];
+        let mut lines = Vec::new();
+        for (i, t) in texts.iter().enumerate() {
+            let mut r = Record::new("auth.login", Outcome::Denied, std::time::UNIX_EPOCH).unwrap();
+            r.set_actor(*t);
+            r.set_field("n", i as i64 - 3);
+            r.set_field("big", crate::canonical::MAX_SAFE_INTEGER);
+            r.set_field("neg", -crate::canonical::MAX_SAFE_INTEGER);
+            r.set_field("zero", 0);
+            r.set_field("t", true);
+            r.set_field("f", false);
+            r.set_field("null", Value::Null);
+            r.set_field(
+                "list",
+                vec![Value::from(*t), Value::from(1), Value::Array(vec![])],
+            );
+            r.set_field("empty", Object::new());
+            r.set_field(t, "a key with anything in it");
+            r.set_field("é", 1);
+            r.set_field("\u{e000}", 2);
+            r.set_field("😀", 3);
+            r.set_reason(*t);
+            let _ = r.set("file.name", *t);
+            lines.push(sealer.seal(r).unwrap().line.trim_end().to_owned());
+        }
+        lines.push(
+            sealer
+                .seal(Record::new("a.b", Outcome::Success, std::time::UNIX_EPOCH).unwrap())
+                .unwrap()
+                .line
+                .trim_end()
+                .to_owned(),
+        );
+        lines
+    }
+
+    #[test]
+    fn scan_ascii_matches_naive_scan() {
+        let special = |c: u8| !(0x20..0x80).contains(&c) || c == b'"' || c == b'\\';
+        for c in 0..=255u8 {
+            for len in 0..20 {
+                for at in 0..=len {
+                    let mut buf = vec![b'a'; len];
+                    if at < len {
+                        buf[at] = c;
+                    }
+                    for start in 0..=len {
+                        let naive = (start..len).find(|&i| special(buf[i])).unwrap_or(len);
+                        assert_eq!(scan_ascii(&buf, start), naive, "{buf:?} from {start}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn sealed_lines_take_the_fast_path_and_agree() {
+        // Lines with a key that needs escapes (the text is also used as a field name)
+        // take the general path; all others are fast.
+        let escaped_key = [false, false, true, true, false, true, false];
+        for (line, escaped) in sealed_lines().iter().zip(escaped_key) {
+            assert_eq!(check(line.as_bytes()), !escaped, "{line}");
+        }
+    }
+
+    #[test]
+    fn non_canonical_or_unsealed_lines_are_refused() {
+        let line = sealed_lines().pop().unwrap();
+        let bad = [
+            line.replacen('{', "{ ", 1),
+            line.replacen("\"v\":1", "\"v\":2", 1),
+            line.replacen("\"v\":1", "\"v\":1.0", 1),
+            line.replacen("\"seq\":", "\"seq\":-", 1),
+            line.replacen("\"seq\":", "\"seq\":0", 1),
+            line.replacen("\"kid\":\"k-1.a_b\"", "\"kid\":\"k 1\"", 1),
+            line.replacen("\"kid\":\"k-1.a_b\"", "\"kid\":\"k\\u0041\"", 1),
+            line.replacen("\"action\":\"a.b\"", "\"action\":\"a\\/b\"", 1),
+            line.replacen("\"action\":\"a.b\"", "\"action\":\"a\\u000ab\"", 1),
+            line.replacen("\"action\":\"a.b\"", "\"action\":\"a\\u001Fb\"", 1),
+            line.replacen("\"action\":\"a.b\"", "\"action\":\"a\u{1}b\"", 1),
+            line.replacen("\"event\":{", "\"event\":{\"action\":\"x\",", 1),
+            line.replacen("{\"@timestamp\"", "{\"audit\":1,\"@timestamp\"", 1),
+            line.replacen("\"audit\":{", "\"audit\":{\"a\":1,", 1),
+            line.replacen("\"prev\":\"", "\"prev\":\"A", 1),
+            line.clone() + " ",
+            line[..line.len() - 1].to_owned(),
+        ];
+        for b in bad {
+            assert!(scan_line(format!("{b}\n").as_bytes()).is_none(), "{b}");
+            assert!(!check(b.as_bytes()));
+        }
+        let deep = line.replacen(
+            "\"event\":{",
+            &format!(
+                "\"deep\":{}0{},\"event\":{{",
+                "[".repeat(40),
+                "]".repeat(40)
+            ),
+            1,
+        );
+        assert!(scan_line(format!("{deep}\n").as_bytes()).is_none());
+        assert!(general(deep.as_bytes()).is_some());
+    }
+
+    #[test]
+    fn mutated_lines_are_never_wrongly_accepted() {
+        // Soundness under random edits: every mutant the fast path accepts, the general
+        // path accepts identically (most mutants are refused by both).
+        let lines = sealed_lines();
+        let alphabet: &[u8] = b"\"\\{}[],:0123456789-.eEabcfnrtu \x00\x01\x1f\x7f\xc3\xa9\xff/";
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut accepted = 0;
+        for round in 0..60_000 {
+            let mut line = lines[round % lines.len()].as_bytes().to_vec();
+            for _ in 0..(1 + next() % 3) {
+                let at = (next() as usize) % (line.len() + 1);
+                let c = alphabet[(next() as usize) % alphabet.len()];
+                match next() % 3 {
+                    0 if at < line.len() => line[at] = c,
+                    1 => line.insert(at, c),
+                    _ if at < line.len() => {
+                        line.remove(at);
+                    }
+                    _ => {}
+                }
+            }
+            if check(&line) {
+                accepted += 1;
+            }
+        }
+        assert!(
+            accepted > 100,
+            "some mutants are still valid records: {accepted}"
+        );
+    }
+}
