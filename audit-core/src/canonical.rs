@@ -1013,12 +1013,19 @@ const EAGER_INSERT_LIMIT: usize = 32;
 
 /// The position of the first byte at or after `p` that is `"`, `\\` or a control
 /// character (the bytes a string body cannot contain literally), or `b.len()`.
+#[inline]
+pub(crate) fn scan_plain(b: &[u8], p: usize) -> usize {
+    scan_string_bytes::<false>(b, p)
+}
+
+/// As [`scan_plain`], and with `NON_ASCII` also stopping at any byte ≥ 0x80.
 ///
 /// Scans eight bytes at a time (SWAR): for each lane, `(x - 0x01..) & !x & 0x80..` flags
-/// zero bytes and `(x - 0x20..) & !x & 0x80..` flags bytes below 0x20; borrows can only
-/// cause false flags above a true one, so the lowest flag is exact.
+/// zero bytes and `(x - 0x20..) & !x & 0x80..` flags bytes below 0x20 (and `x & 0x80..`
+/// flags non-ASCII lanes); borrows can only cause false flags above a true one, so the
+/// lowest flag is exact.
 #[inline]
-pub(crate) fn scan_plain(b: &[u8], mut p: usize) -> usize {
+pub(crate) fn scan_string_bytes<const NON_ASCII: bool>(b: &[u8], mut p: usize) -> usize {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     while let Some(chunk) = b.get(p..p + 8) {
@@ -1028,16 +1035,18 @@ pub(crate) fn scan_plain(b: &[u8], mut p: usize) -> usize {
         let x = u64::from_le_bytes(chunk);
         let quote = x ^ (LO * u64::from(b'"'));
         let backslash = x ^ (LO * u64::from(b'\\'));
+        let high = if NON_ASCII { x } else { 0 };
         let found = ((quote.wrapping_sub(LO) & !quote)
             | (backslash.wrapping_sub(LO) & !backslash)
-            | (x.wrapping_sub(LO * 0x20) & !x))
+            | (x.wrapping_sub(LO * 0x20) & !x)
+            | high)
             & HI;
         if found != 0 {
             return p + (found.trailing_zeros() / 8) as usize;
         }
         p += 8;
     }
-    while p < b.len() && !STRING_SPECIAL[usize::from(b[p])] {
+    while p < b.len() && !STRING_SPECIAL[usize::from(b[p])] && !(NON_ASCII && b[p] >= 0x80) {
         p += 1;
     }
     p

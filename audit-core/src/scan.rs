@@ -319,34 +319,10 @@ impl Scanner<'_> {
 }
 
 /// The position of the first byte at or after `p` that is `"`, `\\`, a control character
-/// or not ASCII, or `b.len()`. Eight bytes at a time, as `canonical::scan_plain` (which
-/// this extends with the high bit: a lane with it set is flagged, and borrows still only
-/// flag lanes above a true one, so the lowest flag is exact).
+/// or not ASCII, or `b.len()`.
 #[inline]
-fn scan_ascii(b: &[u8], mut p: usize) -> usize {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    while let Some(chunk) = b.get(p..p + 8) {
-        let Ok(chunk) = <[u8; 8]>::try_from(chunk) else {
-            break;
-        };
-        let x = u64::from_le_bytes(chunk);
-        let quote = x ^ (LO * u64::from(b'"'));
-        let backslash = x ^ (LO * u64::from(b'\\'));
-        let found = ((quote.wrapping_sub(LO) & !quote)
-            | (backslash.wrapping_sub(LO) & !backslash)
-            | (x.wrapping_sub(LO * 0x20) & !x)
-            | x)
-            & HI;
-        if found != 0 {
-            return p + (found.trailing_zeros() / 8) as usize;
-        }
-        p += 8;
-    }
-    while p < b.len() && matches!(b[p], 0x20..=0x7F) && b[p] != b'"' && b[p] != b'\\' {
-        p += 1;
-    }
-    p
+fn scan_ascii(b: &[u8], p: usize) -> usize {
+    crate::canonical::scan_string_bytes::<true>(b, p)
 }
 
 /// Match the (already canonical) `audit` value against the one shape a valid sealed record

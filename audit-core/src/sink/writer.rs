@@ -260,6 +260,19 @@ struct Shared {
     stopping: AtomicBool,
 }
 
+impl Shared {
+    /// The fail-closed reason, if the writer failed closed (a lock only after it did).
+    fn failed_reason(&self) -> Option<String> {
+        if !self.has_failed.load(Ordering::Acquire) {
+            return None;
+        }
+        self.failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
 /// A one-shot completion slot for a caller that waits: blocking, or as a future.
 struct Ack {
     state: Mutex<AckState>,
@@ -472,14 +485,7 @@ impl Writer {
 
     /// `Some(reason)` once the writer failed closed.
     pub fn failed(&self) -> Option<String> {
-        if !self.shared.has_failed.load(Ordering::Acquire) {
-            return None;
-        }
-        self.shared
-            .failed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.shared.failed_reason()
     }
 
     /// The writer's counters.
@@ -696,14 +702,7 @@ impl Worker {
     }
 
     fn failed_reason(&self) -> Option<String> {
-        if !self.shared.has_failed.load(Ordering::Acquire) {
-            return None;
-        }
-        self.shared
-            .failed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.shared.failed_reason()
     }
 
     fn next_deadline(&self) -> Option<Instant> {
