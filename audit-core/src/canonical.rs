@@ -563,6 +563,47 @@ impl Value {
     /// assert_eq!(line, "prefix:[1,null]");
     /// ```
     pub fn write_canonical(&self, out: &mut String) {
+        self.write_shallow(out, 0);
+    }
+
+    /// [`write_canonical`](Value::write_canonical) by recursion for the first
+    /// [`SHALLOW_DEPTH`] levels (no stack to allocate for the small containers of a
+    /// record), then by [`write_deep`](Value::write_deep).
+    fn write_shallow(&self, out: &mut String, depth: usize) {
+        match self {
+            Value::Null => out.push_str("null"),
+            Value::Bool(true) => out.push_str("true"),
+            Value::Bool(false) => out.push_str("false"),
+            Value::Int(i) => write_int(out, *i),
+            Value::String(s) => write_string(out, s),
+            _ if depth >= SHALLOW_DEPTH => self.write_deep(out),
+            Value::Array(a) => {
+                out.push('[');
+                for (k, v) in a.iter().enumerate() {
+                    if k > 0 {
+                        out.push(',');
+                    }
+                    v.write_shallow(out, depth + 1);
+                }
+                out.push(']');
+            }
+            Value::Object(o) => {
+                out.push('{');
+                for (k, (key, v)) in o.members.iter().enumerate() {
+                    if k > 0 {
+                        out.push(',');
+                    }
+                    write_string(out, key);
+                    out.push(':');
+                    v.write_shallow(out, depth + 1);
+                }
+                out.push('}');
+            }
+        }
+    }
+
+    /// The canonical form with an explicit stack (any depth, no recursion).
+    fn write_deep(&self, out: &mut String) {
         enum Frame<'a> {
             Array(std::slice::Iter<'a, Value>, bool),
             Object(std::slice::Iter<'a, (String, Value)>, bool),
@@ -624,6 +665,9 @@ impl Value {
         }
     }
 }
+
+/// Levels of nesting [`Value::write_canonical`] writes by recursion.
+const SHALLOW_DEPTH: usize = 8;
 
 /// Writes an integer in plain decimal.
 pub(crate) fn write_int(out: &mut String, i: i64) {
@@ -1421,6 +1465,38 @@ fn sort_members(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The recursive writer of the first levels and the stack-based one agree, at every
+    /// depth around the switch.
+    #[test]
+    fn shallow_and_deep_writers_agree() {
+        for depth in 0..(2 * SHALLOW_DEPTH + 3) {
+            let mut v = Value::from(vec![
+                Value::Null,
+                Value::Bool(true),
+                Value::from(-42),
+                Value::from("a\"\u{1}é"),
+                Value::from(Object::new()),
+                Value::from(Vec::<Value>::new()),
+            ]);
+            for level in 0..depth {
+                let mut o = Object::new();
+                o.insert("z", level as i64);
+                o.insert("\u{e000}", vec![Value::from("x"), Value::Null]);
+                o.insert("\u{1F600}", Value::Bool(false));
+                o.insert("a", v);
+                v = if level % 3 == 2 {
+                    Value::from(vec![Value::from(o), Value::Null])
+                } else {
+                    Value::from(o)
+                };
+            }
+            let mut deep = String::new();
+            v.write_deep(&mut deep);
+            assert_eq!(v.to_canonical_string(), deep, "depth {depth}");
+            assert_eq!(parse(&deep).unwrap(), v);
+        }
+    }
 
     fn err(input: &str) -> (usize, ParseErrorKind) {
         let e = parse(input).expect_err(input);

@@ -297,7 +297,12 @@ impl Record {
 }
 
 fn check_path(path: &str) -> Result<(), RecordError> {
-    if path.is_empty() || path.split('.').any(str::is_empty) {
+    // An empty segment: an empty path, a dot at either end, or two dots in a row.
+    let b = path.as_bytes();
+    if b.first().is_none_or(|&c| c == b'.')
+        || b.last() == Some(&b'.')
+        || b.windows(2).any(|w| w == b"..")
+    {
         return Err(RecordError::InvalidPath(path.to_owned()));
     }
     Ok(())
@@ -327,11 +332,12 @@ pub fn is_reserved(path: &str) -> bool {
 
 /// Insert `value` at a dotted path, creating (or replacing non-object) intermediates.
 pub(crate) fn insert_path(obj: &mut Object, path: &str, value: Value) {
-    match path.split_once('.') {
+    match path.bytes().position(|c| c == b'.') {
         None => {
             obj.insert(path, value);
         }
-        Some((head, rest)) => insert_path(obj.object_mut(head), rest, value),
+        // `.` is ASCII: both sides are on character boundaries.
+        Some(dot) => insert_path(obj.object_mut(&path[..dot]), &path[dot + 1..], value),
     }
 }
 
@@ -384,10 +390,12 @@ mod tests {
         ] {
             assert_eq!(r.set(p, 1), Err(RecordError::ReservedField(p.into())));
         }
-        assert_eq!(
-            r.set("a..b", 1),
-            Err(RecordError::InvalidPath("a..b".into()))
-        );
+        for bad in ["a..b", "", ".", "..", ".a", "a.", "a.b.", ".a.b", "a...b"] {
+            assert_eq!(r.set(bad, 1), Err(RecordError::InvalidPath(bad.into())));
+        }
+        for good in ["a", "a.b", "a.b.c", "é.ü"] {
+            assert!(can_set(good), "{good}");
+        }
         r.set("source.ip", "10.0.0.1").unwrap();
         assert_eq!(
             r.body()

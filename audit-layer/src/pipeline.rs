@@ -44,7 +44,17 @@ pub(crate) fn next_event_id() -> String {
             .unwrap_or(0)
     });
     let n = EVENT_IDS.fetch_add(1, Ordering::Relaxed);
-    format!("{:016x}", base.wrapping_add(n))
+    hex16(base.wrapping_add(n))
+}
+
+/// `format!("{:016x}", v)` without the formatting machinery.
+fn hex16(v: u64) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(16);
+    for k in (0..16).rev() {
+        s.push(char::from(HEX[((v >> (4 * k)) & 0xf) as usize]));
+    }
+    s
 }
 
 /// The installed pipeline: the background writer of a sealed, locked log.
@@ -91,7 +101,16 @@ pub(crate) fn check_open(event: &str) {
     if crate::testing::hook_active() {
         return;
     }
-    if let Some(reason) = current_pipeline().and_then(|p| p.writer.failed()) {
+    // The same pipeline as `current_pipeline`, asked in place (no `Arc` clone per call).
+    let layer = tracing::dispatcher::get_default(|d| {
+        d.downcast_ref::<AuditLayer>()
+            .map(|l| l.pipeline.writer.failed())
+    });
+    let failed = match layer {
+        Some(failed) => failed,
+        None => current_pipeline().and_then(|p| p.writer.failed()),
+    };
+    if let Some(reason) = failed {
         panic!("audit log failed closed ({reason}): refusing to run audited action {event}");
     }
 }
@@ -187,4 +206,21 @@ pub(crate) fn collect_context() -> Vec<(&'static str, Value)> {
     // The OpenTelemetry trace context, with the `opentelemetry` feature.
     crate::otel::add_trace_context(&mut out);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn event_ids_are_sixteen_lowercase_hex_digits() {
+        for v in [
+            0,
+            1,
+            0xabc,
+            0x0123_4567_89ab_cdef,
+            u64::MAX,
+            0x8000_0000_0000_0000,
+        ] {
+            assert_eq!(super::hex16(v), format!("{v:016x}"));
+        }
+    }
 }

@@ -331,6 +331,12 @@ pub(crate) struct Detectors {
     trigger: [bool; 256],
     /// Whether a detector that needs no word boundary can start at a byte (`-`, `:`).
     anywhere: [bool; 256],
+    /// Bytes whose presence anywhere in a text makes [`may_match`](Detectors::may_match)
+    /// true: the trigger bytes of prefix rules and of finders with no cheaper condition,
+    /// and the bytes some finder needs in the text (see [`Needs`]).
+    key: [bool; 256],
+    /// Whether a finder needs a run of digits ([`Needs::DigitRun`]).
+    digit_runs: bool,
     by_first: Vec<Vec<Matcher>>,
     rules: Vec<PrefixRule>,
     /// The action for card numbers, if that detector is on (integers are checked too).
@@ -427,18 +433,37 @@ fn builtin_prefix_rules(d: Detector, action: Action) -> Vec<PrefixRule> {
     }
 }
 
-fn builtin_funcs(d: Detector) -> &'static [(Finder, bool, &'static [u8])] {
+/// What a text must contain for a built-in finder to match anywhere in it (the prefilter of
+/// [`Detectors::may_match`]). Each is a necessary condition, proven from the finder's code.
+#[derive(Clone, Copy)]
+enum Needs {
+    /// Its trigger byte itself (no cheaper condition).
+    Trigger,
+    /// A run of bytes from `0-9`, ` `, `-` holding at least [`MIN_DIGITS`] digits: a card
+    /// number is 13 to 19 digits joined only by single spaces or dashes (`find_card`,
+    /// `card_valid`), an SSN is `ddd-dd-dddd`, 9 digits (`find_ssn`).
+    DigitRun,
+    /// One of these bytes somewhere in the text: `find_jwt` needs `eyJ` (a `J`),
+    /// `find_bearer` and `find_basic` need 1 to 4 spaces or tabs after the scheme,
+    /// `find_pem` needs `-----BEGIN ` (a `B`).
+    AnyOf(&'static [u8]),
+}
+
+/// The fewest digits a [`Needs::DigitRun`] finder can match (an SSN's 9; cards need 13).
+pub(crate) const MIN_DIGITS: usize = 9;
+
+fn builtin_funcs(d: Detector) -> &'static [(Finder, bool, &'static [u8], Needs)] {
     const DIGITS: &[u8] = b"0123456789";
     const UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ";
     match d {
-        Detector::CardNumber => &[(find_card, true, DIGITS)],
-        Detector::UsSsn => &[(find_ssn, true, DIGITS)],
-        Detector::Iban => &[(find_iban, true, UPPER)],
-        Detector::Jwt => &[(find_jwt, true, b"e")],
-        Detector::BearerToken => &[(find_bearer, true, b"Bb")],
-        Detector::BasicCredentials => &[(find_basic, true, b"Bb")],
-        Detector::PemPrivateKey => &[(find_pem, false, b"-")],
-        Detector::UrlCredentials => &[(find_url_password, false, b":")],
+        Detector::CardNumber => &[(find_card, true, DIGITS, Needs::DigitRun)],
+        Detector::UsSsn => &[(find_ssn, true, DIGITS, Needs::DigitRun)],
+        Detector::Iban => &[(find_iban, true, UPPER, Needs::Trigger)],
+        Detector::Jwt => &[(find_jwt, true, b"e", Needs::AnyOf(b"J"))],
+        Detector::BearerToken => &[(find_bearer, true, b"Bb", Needs::AnyOf(b" \t"))],
+        Detector::BasicCredentials => &[(find_basic, true, b"Bb", Needs::AnyOf(b" \t"))],
+        Detector::PemPrivateKey => &[(find_pem, false, b"-", Needs::AnyOf(b"B"))],
+        Detector::UrlCredentials => &[(find_url_password, false, b":", Needs::Trigger)],
         _ => &[],
     }
 }
@@ -449,17 +474,28 @@ impl Detectors {
         let mut by_first: Vec<Vec<Matcher>> = vec![Vec::new(); 256];
         let mut rules: Vec<PrefixRule> = Vec::new();
         let mut card = None;
+        let mut key = [false; 256];
+        let mut digit_runs = false;
         for &(d, action) in enabled {
             if d == Detector::CardNumber {
                 card = Some(action);
             }
-            for &(find, boundary, firsts) in builtin_funcs(d) {
+            for &(find, boundary, firsts, needs) in builtin_funcs(d) {
                 for &b in firsts {
                     by_first[usize::from(b)].push(Matcher::Func {
                         find,
                         boundary,
                         action,
                     });
+                    match needs {
+                        Needs::Trigger => key[usize::from(b)] = true,
+                        Needs::DigitRun => digit_runs = true,
+                        Needs::AnyOf(bytes) => {
+                            for &k in bytes {
+                                key[usize::from(k)] = true;
+                            }
+                        }
+                    }
                 }
             }
             rules.extend(builtin_prefix_rules(d, action));
@@ -481,6 +517,7 @@ impl Detectors {
         for (i, r) in rules.iter().enumerate() {
             if let Some(&first) = r.prefix.first() {
                 by_first[usize::from(first)].push(Matcher::Prefix(i as u16));
+                key[usize::from(first)] = true;
             }
         }
         let mut trigger = [false; 256];
@@ -500,11 +537,50 @@ impl Detectors {
         Detectors {
             trigger,
             anywhere,
+            key,
+            digit_runs,
             by_first,
             rules,
             card,
             count: enabled.len() + extras.len(),
         }
+    }
+
+    /// Whether the presence of `b` anywhere in a text makes
+    /// [`may_match`](Detectors::may_match) true.
+    pub(crate) fn is_key(&self, b: u8) -> bool {
+        self.key[usize::from(b)]
+    }
+
+    /// Whether a run of [`MIN_DIGITS`] digits (joined by spaces and dashes) makes
+    /// [`may_match`](Detectors::may_match) true.
+    pub(crate) fn needs_digit_runs(&self) -> bool {
+        self.digit_runs
+    }
+
+    /// A necessary condition for [`scan`](Detectors::scan) to find anything in `s`: when it
+    /// is false, `scan` finds nothing. `scan` only runs matchers at trigger bytes; a prefix
+    /// rule, or a finder marked [`Needs::Trigger`], makes its trigger byte a key byte; the
+    /// other finders can only match when their [`Needs`] hold, which this checks.
+    pub(crate) fn may_match(&self, s: &str) -> bool {
+        let mut digits = 0usize;
+        for &c in s.as_bytes() {
+            if self.key[usize::from(c)] {
+                return true;
+            }
+            if !self.digit_runs {
+                continue;
+            }
+            if c.is_ascii_digit() {
+                digits += 1;
+                if digits >= MIN_DIGITS {
+                    return true;
+                }
+            } else if c != b' ' && c != b'-' {
+                digits = 0;
+            }
+        }
+        false
     }
 
     /// Find every secret in `s`, appending to `hits`.
@@ -1227,6 +1303,84 @@ mod tests {
         assert!(scan("acme_00000000").is_empty());
         assert!(scan("acme_deadbeef0").is_empty());
         assert!(scan("xacme_deadbeef").is_empty());
+    }
+
+    /// `may_match` is a necessary condition of `scan` finding anything, for every detector
+    /// alone (where the prefilter is sharpest) and all together.
+    #[test]
+    fn the_prefilter_never_hides_a_hit() {
+        let secrets = [
+            "4111111111111111",
+            "4111 1111 1111 1111",
+            "4111-1111-1111-1111",
+            "3782 822463 10005",
+            "123-45-6789",
+            "DE89370400440532013000",
+            "GB82 WEST 1234 5698 7654 32",
+            "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhIn0.",
+            "Bearer abc123DEF456",
+            "bearer\t0123456789abcdef==",
+            "Basic dXNlcjpwYXNz",
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----",
+            "postgres://app:s3cr3t@db:5432/x",
+            "a://:p@h",
+            "AKIAIOSFODNN7EXAMPLE",
+            "xoxb-123456789012-abcdefABCDEF",
+            "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+            "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY",
+            "ya29.a0AfH6SMBxxxxxxxxxxxxxxxxxxx",
+            "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z",
+            "glpat-AbCdEfGhIjKlMnOpQrSt",
+        ];
+        let alphabet = b"0123456789 -.:/@eyJBbaskAIZG=_\t";
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut texts: Vec<String> = Vec::new();
+        for s in secrets {
+            texts.push(s.to_owned());
+            texts.push(format!("x {s} y"));
+            // Every cut and every one-byte change of the secret.
+            for cut in 0..s.len() {
+                texts.push(s[..cut].to_owned());
+                texts.push(s[cut..].to_owned());
+                let mut b = s.as_bytes().to_vec();
+                b[cut] = alphabet[(next() % alphabet.len() as u64) as usize];
+                texts.push(String::from_utf8(b).unwrap());
+            }
+        }
+        for _ in 0..20_000 {
+            let len = (next() % 40) as usize;
+            let t: Vec<u8> = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            texts.push(String::from_utf8(t).unwrap());
+        }
+        let mut policies: Vec<Detectors> = Detector::ALL
+            .iter()
+            .map(|d| Detectors::compile(&[(*d, d.default_action())], &[]))
+            .collect();
+        policies.push(all());
+        policies.push(Detectors::compile(
+            &[],
+            &[ExtraDetector::new("x", "4").length(1..=4)],
+        ));
+        let mut found = 0;
+        for d in &policies {
+            for t in &texts {
+                let mut hits = Vec::new();
+                d.scan(t, &mut hits);
+                if !hits.is_empty() {
+                    found += 1;
+                    assert!(d.may_match(t), "{t:?}: {hits:?}");
+                }
+            }
+        }
+        assert!(found > 1000, "{found}");
     }
 
     #[test]

@@ -65,7 +65,7 @@ pub use actions::{
 pub use detectors::{Charset, Detector, ExtraDetector};
 
 use actions::{is_redacted_form, render, replacement};
-use detectors::{Detectors, Hit};
+use detectors::{Detectors, Hit, MIN_DIGITS};
 use names::{normalize_rule, Class, NameRules, NameSet};
 
 /// The default limit on the size of one string value, in bytes.
@@ -281,6 +281,58 @@ impl FieldRule {
     }
 }
 
+/// Member names (with their parent's name) that records commonly carry: the library's
+/// own (`user.id`, `resource.id`, `event.reason`) and frequent ECS fields. The name rules'
+/// verdict on each is computed once, when the policy is built ([`Inner::known`]), by the
+/// same [`NameSet::check_member`] used for every other name.
+const KNOWN_MEMBERS: [(Option<&str>, &str); 24] = [
+    (None, "user"),
+    (None, "resource"),
+    (None, "source"),
+    (None, "destination"),
+    (None, "client"),
+    (None, "http"),
+    (None, "url"),
+    (None, "event"),
+    (None, "error"),
+    (None, "fields"),
+    (None, "trace"),
+    (None, "span"),
+    (Some("user"), "id"),
+    (Some("user"), "name"),
+    (Some("resource"), "id"),
+    (Some("source"), "ip"),
+    (Some("destination"), "ip"),
+    (Some("client"), "ip"),
+    (Some("http"), "request"),
+    (Some("request"), "id"),
+    (Some("request"), "method"),
+    (Some("event"), "reason"),
+    (Some("trace"), "id"),
+    (Some("span"), "id"),
+];
+
+/// The index of `(parent, name)` in [`KNOWN_MEMBERS`].
+fn known_member(name: &str, parent: Option<&str>) -> Option<usize> {
+    KNOWN_MEMBERS
+        .iter()
+        .position(|&(p, n)| n == name && p == parent)
+}
+
+/// Byte classes of [`Policy::prefilter`].
+const PRE_PAIR: u8 = 1;
+const PRE_KEY: u8 = 2;
+const PRE_DIGIT: u8 = 4;
+const PRE_JOIN: u8 = 8;
+const PRE_SUSPECT: u8 = 16;
+
+/// What [`Policy::prefilter`] found possible in a value.
+struct Prefilter {
+    pairs: bool,
+    detectors: bool,
+    suspect: bool,
+}
+
 enum Decision {
     /// Library fields: untouched.
     Skip,
@@ -296,6 +348,10 @@ struct Inner {
     names: NameSet,
     fields: Vec<FieldRule>,
     detectors: Detectors,
+    /// The name rules' verdict on each of [`KNOWN_MEMBERS`].
+    known: [Option<names::NameMatch>; KNOWN_MEMBERS.len()],
+    /// Per byte, the `PRE_*` classes of [`Policy::prefilter`].
+    prefilter: [u8; 256],
     key: Option<PseudonymKey>,
     max_value_bytes: usize,
 }
@@ -444,11 +500,12 @@ impl Policy {
         if let Some(rule) = self.inner.fields.iter().rev().find(|r| r.matches(node)) {
             return rule.action.map_or(Decision::Allow, Decision::Act);
         }
-        match self
-            .inner
-            .names
-            .check_member(node.key, node.parent.map(|p| p.key))
-        {
+        let parent = node.parent.map(|p| p.key);
+        let checked = match known_member(node.key, parent) {
+            Some(k) => self.inner.known[k],
+            None => self.inner.names.check_member(node.key, parent),
+        };
+        match checked {
             Some(m) => Decision::Act(m.action),
             None => Decision::Scan,
         }
@@ -559,12 +616,65 @@ impl Policy {
         }
     }
 
+    /// One pass over `s`: whether [`text::scan_pairs`] can find anything in it
+    /// ([`text::may_have_pairs`]), whether [`Detectors::scan`] can
+    /// ([`Detectors::may_match`]), and whether [`sanitize`] can change it (it has a 0xC2 or
+    /// 0xE2 byte). Each is a necessary condition: when false, the scan finds nothing (or
+    /// `sanitize` returns its input).
+    fn prefilter(&self, s: &str) -> Prefilter {
+        let table = &self.inner.prefilter;
+        let mut all = 0u8;
+        let mut run = 0usize;
+        let mut long_run = false;
+        for &c in s.as_bytes() {
+            let class = table[usize::from(c)];
+            all |= class;
+            if class & PRE_DIGIT != 0 {
+                run += 1;
+                long_run |= run >= MIN_DIGITS;
+            } else if class & PRE_JOIN == 0 {
+                run = 0;
+            }
+        }
+        Prefilter {
+            pairs: all & PRE_PAIR != 0,
+            detectors: all & PRE_KEY != 0 || (long_run && self.inner.detectors.needs_digit_runs()),
+            suspect: all & PRE_SUSPECT != 0,
+        }
+    }
+
+    /// Whether the scan a prefilter skipped finds nothing indeed (debug checks).
+    fn skipped_finds_nothing(&self, s: &str, pairs: bool) -> bool {
+        let mut hits = Vec::new();
+        if pairs {
+            text::scan_pairs(s, &self.inner.names, &mut hits);
+        } else {
+            self.inner.detectors.scan(s, &mut hits);
+        }
+        hits.is_empty()
+    }
+
     /// Scan (unless `scan` is false), then make safe to display and cut to size.
     fn process<'a>(&self, s: &'a str, scan: bool) -> (Cow<'a, str>, bool) {
         let mut hits: Vec<Hit> = Vec::new();
+        let mut suspect = true;
         if scan && s.len() >= 3 {
-            text::scan_pairs(s, &self.inner.names, &mut hits);
-            self.inner.detectors.scan(s, &mut hits);
+            // Necessary conditions for a hit: a value that fails them would be scanned for
+            // nothing.
+            let pre = self.prefilter(s);
+            if pre.pairs {
+                text::scan_pairs(s, &self.inner.names, &mut hits);
+            }
+            if pre.detectors {
+                self.inner.detectors.scan(s, &mut hits);
+            }
+            // In debug builds (every test), check that nothing was skipped that would have
+            // found something.
+            debug_assert_eq!(pre.pairs, text::may_have_pairs(s));
+            debug_assert_eq!(pre.detectors, self.inner.detectors.may_match(s));
+            debug_assert!(pre.pairs || self.skipped_finds_nothing(s, true));
+            debug_assert!(pre.detectors || self.skipped_finds_nothing(s, false));
+            suspect = pre.suspect;
         }
         let redacted = !hits.is_empty();
         let out = if redacted {
@@ -572,7 +682,12 @@ impl Policy {
         } else {
             Cow::Borrowed(s)
         };
-        let out = sanitize(out);
+        // Unchanged and without a 0xC2 or 0xE2 byte: `sanitize` would return it as it is.
+        let out = if redacted || suspect {
+            sanitize(out)
+        } else {
+            out
+        };
         let out = truncate(out, self.inner.max_value_bytes);
         (out, redacted)
     }
@@ -874,11 +989,32 @@ impl PolicyBuilder {
                 })
             })
             .collect::<Result<Vec<_>, PolicyError>>()?;
+        let known = KNOWN_MEMBERS.map(|(parent, name)| names.check_member(name, parent));
+        let mut prefilter = [0u8; 256];
+        for (b, class) in (0..=255u8).zip(prefilter.iter_mut()) {
+            if text::is_pair_separator(b) {
+                *class |= PRE_PAIR;
+            }
+            if detectors.is_key(b) {
+                *class |= PRE_KEY;
+            }
+            if b.is_ascii_digit() {
+                *class |= PRE_DIGIT;
+            }
+            if b == b' ' || b == b'-' {
+                *class |= PRE_JOIN;
+            }
+            if b == 0xC2 || b == 0xE2 {
+                *class |= PRE_SUSPECT;
+            }
+        }
         Ok(Policy {
             inner: Arc::new(Inner {
                 names,
                 fields,
                 detectors,
+                known,
+                prefilter,
                 key: self.key,
                 max_value_bytes: self.max_value_bytes,
             }),
@@ -1075,6 +1211,69 @@ mod tests {
         // A secret across the cut is redacted before cutting.
         let text = format!("{} Bearer 0123456789abcdef0123456789", "x".repeat(50));
         assert!(!p.redact_text(&text).contains("0123456"));
+    }
+
+    /// The one-pass prefilter of `process` says exactly what the separate checks say.
+    #[test]
+    fn prefilter_agrees_with_the_scanners_own_checks() {
+        let alphabet = "0123456789 -.:/@=>,eyJBbaskAIZG_\t\u{85}\u{2028}é";
+        let chars: Vec<char> = alphabet.chars().collect();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let policies = [
+            Policy::default(),
+            Policy::builder()
+                .disable_detector(Detector::CardNumber)
+                .disable_detector(Detector::UsSsn)
+                .build()
+                .unwrap(),
+            Policy::builder()
+                .extra_detector(ExtraDetector::new("x", "4").length(1..=4))
+                .build()
+                .unwrap(),
+        ];
+        for _ in 0..20_000 {
+            let len = (next() % 40) as usize;
+            let t: String = (0..len)
+                .map(|_| chars[(next() % chars.len() as u64) as usize])
+                .collect();
+            for p in &policies {
+                let pre = p.prefilter(&t);
+                assert_eq!(pre.pairs, text::may_have_pairs(&t), "{t:?}");
+                assert_eq!(pre.detectors, p.inner.detectors.may_match(&t), "{t:?}");
+                assert_eq!(pre.suspect, t.bytes().any(|b| b == 0xC2 || b == 0xE2));
+            }
+        }
+    }
+
+    /// The verdicts on the known member names are the policy's own.
+    #[test]
+    fn known_members_follow_the_policy() {
+        for p in [
+            Policy::default(),
+            Policy::builder()
+                .sensitive_name("ip")
+                .sensitive_word("user")
+                .name_action("requestid", Action::Partial)
+                .build()
+                .unwrap(),
+        ] {
+            for (k, (parent, name)) in KNOWN_MEMBERS.iter().enumerate() {
+                assert_eq!(known_member(name, *parent), Some(k));
+                assert_eq!(p.inner.known[k], p.inner.names.check_member(name, *parent));
+            }
+        }
+        let p = Policy::builder().sensitive_name("ip").build().unwrap();
+        let (out, paths) = applied(&p, r#"{"source":{"ip":"203.0.113.7"},"user":{"id":"u-1"}}"#);
+        assert_eq!(out, r#"{"source":{"ip":"[REDACTED]"},"user":{"id":"u-1"}}"#);
+        assert_eq!(paths, ["source.ip"]);
+        assert_eq!(known_member("id", None), None);
+        assert_eq!(known_member("ip", Some("user")), None);
     }
 
     #[test]

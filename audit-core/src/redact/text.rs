@@ -275,6 +275,17 @@ fn unquoted(b: &[u8], j: usize, line_valued: bool) -> (usize, usize) {
     (start, k)
 }
 
+/// Whether `s` has a separator [`scan_pairs`] looks for (`=`, `:`, `>`, `,`): without one
+/// it finds nothing, since it only reads a name and a value around such a byte.
+pub(crate) fn may_have_pairs(s: &str) -> bool {
+    s.bytes().any(is_pair_separator)
+}
+
+/// The bytes [`scan_pairs`] stops at.
+pub(crate) fn is_pair_separator(c: u8) -> bool {
+    matches!(c, b'=' | b':' | b'>' | b',')
+}
+
 /// Find the values of sensitive names in `s`, appending to `hits`.
 pub(crate) fn scan_pairs(s: &str, names: &NameSet, hits: &mut Vec<Hit>) {
     let b = s.as_bytes();
