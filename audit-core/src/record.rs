@@ -195,6 +195,19 @@ pub fn validate_action(action: &str) -> Result<(), RecordError> {
     Ok(())
 }
 
+/// The `event.action` of a record body (`""` when absent or not a string).
+///
+/// ```
+/// let v = audit_core::canonical::parse(r#"{"event":{"action":"auth.login"}}"#).unwrap();
+/// assert_eq!(audit_core::record::action_of(v.as_object().unwrap()), "auth.login");
+/// ```
+pub fn action_of(body: &Object) -> &str {
+    body.get("event")
+        .and_then(|e| e.get_path("action"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
+
 /// One audited action, not yet sealed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
@@ -239,11 +252,7 @@ impl Record {
 
     /// The action (`event.action`).
     pub fn action(&self) -> &str {
-        self.body
-            .get("event")
-            .and_then(|e| e.get_path("action"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
+        action_of(&self.body)
     }
 
     /// The JSON body.

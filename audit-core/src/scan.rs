@@ -428,12 +428,7 @@ mod tests {
         }
         let obj = v.as_object()?;
         let integrity = Integrity::of(obj).ok()?;
-        let action = obj
-            .get("event")
-            .and_then(|e| e.get_path("action"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
+        let action = crate::record::action_of(obj).to_owned();
         Some((integrity, action, mac_input(obj)))
     }
 

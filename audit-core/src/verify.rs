@@ -1477,12 +1477,7 @@ impl<'a> Examiner<'a> {
             Ok(obj) => obj,
             Err((reason, seq)) => return bad(reason, seq),
         };
-        let action = obj
-            .get("event")
-            .and_then(|e| e.get_path("action"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
+        let action = crate::record::action_of(&obj).to_owned();
         let integrity = match Integrity::of(&obj) {
             Ok(i) => i,
             Err((reason, seq)) => return bad(reason.to_owned(), seq),
