@@ -137,10 +137,10 @@ fn build_record(args: &EmitArgs, now: SystemTime) -> CliResult<Record> {
         let value = f.value.to_value();
         if f.key.contains('.') {
             record
-                .set(&f.key, value)
+                .set(f.key.clone(), value)
                 .map_err(|e| Failure::new(format!("--field {}: {e}", f.key)))?;
         } else {
-            record.set_field(&f.key, value);
+            record.set_field(f.key.clone(), value);
         }
     }
     if let Some(actor) = &args.actor {

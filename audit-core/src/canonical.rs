@@ -98,8 +98,23 @@ pub enum Value {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Object {
     /// Sorted by [`cmp_keys`], keys unique.
-    members: Vec<(String, Value)>,
+    members: Vec<(Key, Value)>,
 }
+
+/// An object member's name: borrowed when it is a `&'static str` (the names the library and
+/// the macros write), owned otherwise (names read from a log or built at run time). Records
+/// are built on every audited call, and most of their names are known at compile time:
+/// borrowing them saves an allocation and a free per member.
+///
+/// ```
+/// use audit_core::canonical::{Key, Object};
+/// let mut o = Object::new();
+/// o.insert("user", 1); // &'static str: borrowed
+/// o.insert(format!("field{}", 2), 2); // String: owned
+/// o.insert(Key::from("id"), 3);
+/// assert_eq!(o.keys().collect::<Vec<_>>(), ["field2", "id", "user"]);
+/// ```
+pub type Key = std::borrow::Cow<'static, str>;
 
 /// Compares two keys by their UTF-16 code-unit sequences (RFC 8785 §3.2.3) without
 /// transcoding.
@@ -114,8 +129,12 @@ pub(crate) fn cmp_keys(a: &str, b: &str) -> Ordering {
 
 /// [`cmp_keys`] on the UTF-8 bytes of two keys (which must be valid UTF-8).
 pub(crate) fn cmp_key_bytes(a: &[u8], b: &[u8]) -> Ordering {
-    let n = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let Some(n) = a.iter().zip(b).position(|(x, y)| x != y) else {
+        return a.len().cmp(&b.len());
+    };
     match (a.get(n), b.get(n)) {
+        // Two ASCII bytes (the usual case): code-unit order is byte order.
+        (Some(&x), Some(&y)) if x < 0x80 && y < 0x80 => x.cmp(&y),
         (Some(&x), Some(&y)) => {
             // Both strings share a character boundary at the start of the differing
             // character; if that is before `n`, both characters have the same lead byte,
@@ -181,7 +200,7 @@ impl Object {
     /// assert_eq!(o.insert("k", "two"), Some(Value::Int(1)));
     /// assert_eq!(o.get("k"), Some(&Value::from("two")));
     /// ```
-    pub fn insert(&mut self, key: impl Into<String>, value: impl Into<Value>) -> Option<Value> {
+    pub fn insert(&mut self, key: impl Into<Key>, value: impl Into<Value>) -> Option<Value> {
         let key = key.into();
         let value = value.into();
         match self.find(&key) {
@@ -284,7 +303,7 @@ impl Object {
     /// assert_eq!(v, [("a", &Value::Int(2)), ("z", &Value::Int(1))]);
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
-        self.members.iter().map(|(k, v)| (k.as_str(), v))
+        self.members.iter().map(|(k, v)| (&**k, v))
     }
 
     /// Iterates over the members in canonical order, values mutable (keys are not, so the
@@ -301,7 +320,7 @@ impl Object {
     /// assert_eq!(Value::from(o).to_canonical_string(), r#"{"a":null,"b":null}"#);
     /// ```
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (&str, &mut Value)> {
-        self.members.iter_mut().map(|(k, v)| (k.as_str(), v))
+        self.members.iter_mut().map(|(k, v)| (&**k, v))
     }
 
     /// Keeps only the members for which `keep` returns `true`, in order.
@@ -329,7 +348,7 @@ impl Object {
     /// assert_eq!(o.keys().collect::<Vec<_>>(), ["b", "\u{1F600}", "\u{E000}"]);
     /// ```
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.members.iter().map(|(k, _)| k.as_str())
+        self.members.iter().map(|(k, _)| &**k)
     }
 
     /// Get or insert an empty object at `key` (replacing a non-object value), return it.
@@ -341,15 +360,36 @@ impl Object {
     /// o.object_mut("audit").insert("prev", "00");
     /// assert_eq!(Value::from(o).to_canonical_string(), r#"{"audit":{"prev":"00","seq":1}}"#);
     /// ```
-    pub fn object_mut(&mut self, key: &str) -> &mut Object {
-        let i = match self.find(key) {
+    pub fn object_mut<K: AsRef<str> + Into<Key>>(&mut self, key: K) -> &mut Object {
+        let i = match self.find(key.as_ref()) {
             Ok(i) => i,
             Err(i) => {
                 self.members
-                    .insert(i, (key.to_owned(), Value::Object(Object::new())));
+                    .insert(i, (key.into(), Value::Object(Object::new())));
                 i
             }
         };
+        self.object_at(i)
+    }
+
+    /// [`object_mut`](Object::object_mut) for a key borrowed for a moment: it is copied
+    /// only when the member is new.
+    pub(crate) fn object_mut_copied(&mut self, key: &str) -> &mut Object {
+        let i = match self.find(key) {
+            Ok(i) => i,
+            Err(i) => {
+                self.members.insert(
+                    i,
+                    (Key::Owned(key.to_owned()), Value::Object(Object::new())),
+                );
+                i
+            }
+        };
+        self.object_at(i)
+    }
+
+    /// The member at `i` as an object, replacing a non-object value.
+    fn object_at(&mut self, i: usize) -> &mut Object {
         let slot = &mut self.members[i].1;
         if !matches!(slot, Value::Object(_)) {
             *slot = Value::Object(Object::new());
@@ -363,7 +403,8 @@ impl Object {
 
 impl IntoIterator for Object {
     type Item = (String, Value);
-    type IntoIter = std::vec::IntoIter<(String, Value)>;
+    type IntoIter =
+        std::iter::Map<std::vec::IntoIter<(Key, Value)>, fn((Key, Value)) -> (String, Value)>;
 
     /// Consumes the object, yielding its members in canonical order.
     ///
@@ -376,7 +417,7 @@ impl IntoIterator for Object {
     /// assert_eq!(keys, ["a", "b"]);
     /// ```
     fn into_iter(self) -> Self::IntoIter {
-        self.members.into_iter()
+        self.members.into_iter().map(|(k, v)| (k.into_owned(), v))
     }
 }
 
@@ -392,7 +433,8 @@ impl FromIterator<(String, Value)> for Object {
     /// assert_eq!(Value::from(o).to_canonical_string(), r#"{"a":2,"b":3}"#);
     /// ```
     fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Self {
-        let mut members: Vec<(String, Value)> = iter.into_iter().collect();
+        let mut members: Vec<(Key, Value)> =
+            iter.into_iter().map(|(k, v)| (Key::Owned(k), v)).collect();
         let sorted = members
             .windows(2)
             .all(|w| cmp_keys(&w[0].0, &w[1].0) == Ordering::Less);
@@ -606,7 +648,7 @@ impl Value {
     fn write_deep(&self, out: &mut String) {
         enum Frame<'a> {
             Array(std::slice::Iter<'a, Value>, bool),
-            Object(std::slice::Iter<'a, (String, Value)>, bool),
+            Object(std::slice::Iter<'a, (Key, Value)>, bool),
         }
         let mut stack: Vec<Frame<'_>> = Vec::new();
         let mut cur = self;
@@ -1359,10 +1401,10 @@ impl<'a> Parser<'a> {
     }
 
     /// Parses an object's members into canonical order; `self.pos` is at `{`.
-    fn parse_object(&mut self, depth: usize) -> PResult<Vec<(String, Value)>> {
+    fn parse_object(&mut self, depth: usize) -> PResult<Vec<(Key, Value)>> {
         self.enter(depth)?;
         self.pos += 1;
-        let mut members: Vec<(String, Value)> = Vec::new();
+        let mut members: Vec<(Key, Value)> = Vec::new();
         // Input offsets of the keys, kept only once keys arrive out of order in a large
         // object (entries for the sorted prefix are 0: they are never the duplicate).
         let mut offsets: Option<Vec<usize>> = None;
@@ -1419,7 +1461,7 @@ impl<'a> Parser<'a> {
                     }
                 }
             };
-            members.insert(slot, (key, Value::Null));
+            members.insert(slot, (Key::Owned(key), Value::Null));
             self.parse_into(depth + 1, &mut members[slot].1)?;
 
             self.skip_ws();
@@ -1441,18 +1483,15 @@ impl<'a> Parser<'a> {
 
 /// Sorts members that arrived out of order, reporting the first (in input order) key
 /// that repeats an earlier one.
-fn sort_members(
-    members: Vec<(String, Value)>,
-    offsets: Vec<usize>,
-) -> PResult<Vec<(String, Value)>> {
-    let mut all: Vec<((String, Value), usize)> = members.into_iter().zip(offsets).collect();
+fn sort_members(members: Vec<(Key, Value)>, offsets: Vec<usize>) -> PResult<Vec<(Key, Value)>> {
+    let mut all: Vec<((Key, Value), usize)> = members.into_iter().zip(offsets).collect();
     // Stable, so within a run of equal keys input order is kept.
     all.sort_by(|a, b| cmp_keys(&a.0 .0, &b.0 .0));
     let duplicate = all
         .windows(2)
         .filter(|w| w[0].0 .0 == w[1].0 .0)
         .min_by_key(|w| w[1].1)
-        .map(|w| (w[1].1, w[1].0 .0.clone()));
+        .map(|w| (w[1].1, w[1].0 .0.clone().into_owned()));
     if let Some((offset, key)) = duplicate {
         return Err(Box::new(ParseError {
             offset,

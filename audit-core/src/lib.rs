@@ -46,7 +46,9 @@
 
 pub mod canonical;
 pub mod checkpoint;
+pub mod flat;
 pub mod keys;
+pub mod layout;
 pub mod record;
 pub mod redact;
 mod scan;

@@ -18,7 +18,7 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use crate::canonical::{Object, Value, MAX_SAFE_INTEGER};
+use crate::canonical::{Key, Object, Value, MAX_SAFE_INTEGER};
 
 /// Name of the top-level object that holds captured arguments and custom fields that have no
 /// ECS home.
@@ -155,6 +155,9 @@ pub enum RecordError {
         "unknown outcome {0:?}: expected success, failure, denied, cancelled, panicked or unknown"
     )]
     UnknownOutcome(String),
+    /// The time lies outside what the format's timestamps can hold.
+    #[error("time {0:?} is outside the years 1970 to 9999 that `@timestamp` can hold: check the system clock")]
+    TimestampOutOfRange(SystemTime),
 }
 
 /// Check an action name: at most 128 bytes, at least two dot-separated segments, each
@@ -217,32 +220,8 @@ pub struct Record {
 impl Record {
     /// A record for `action` with `outcome` at time `at`.
     pub fn new(action: &str, outcome: Outcome, at: SystemTime) -> Result<Record, RecordError> {
-        validate_action(action)?;
-        let mut body = Object::with_capacity(8);
-        body.insert("@timestamp", crate::time::format_timestamp(at));
-        let event = body.object_mut("event");
-        event.insert("action", action);
-        event.insert("outcome", outcome.ecs_outcome());
-        let mut record = Record { body };
-        record.apply_outcome_detail(outcome);
-        Ok(record)
-    }
-
-    fn apply_outcome_detail(&mut self, outcome: Outcome) {
-        match outcome {
-            Outcome::Denied => {
-                self.body
-                    .object_mut("event")
-                    .insert("type", vec![Value::from("denied")]);
-            }
-            Outcome::Cancelled => {
-                self.body.object_mut("error").insert("type", "cancelled");
-            }
-            Outcome::Panicked => {
-                self.body.object_mut("error").insert("type", "panic");
-            }
-            Outcome::Success | Outcome::Failure | Outcome::Unknown => {}
-        }
+        // One definition of the members every record starts with: the flat record's.
+        crate::flat::FlatRecord::new(action, outcome, at).map(crate::flat::FlatRecord::into_record)
     }
 
     /// Wrap an existing body (for example one read back from a log, with `audit` removed).
@@ -272,11 +251,14 @@ impl Record {
 
     /// Set the field at a dotted path (`source.ip`, `user_agent.original`), creating
     /// intermediate objects. Reserved paths are refused.
-    pub fn set(&mut self, path: &str, value: impl Into<Value>) -> Result<(), RecordError> {
-        check_path(path)?;
-        if is_reserved(path) {
-            return Err(RecordError::ReservedField(path.to_owned()));
-        }
+    ///
+    /// A `&'static str` path (or `Cow::Borrowed`) is stored without copying its names.
+    pub fn set(
+        &mut self,
+        path: impl Into<Key>,
+        value: impl Into<Value>,
+    ) -> Result<(), RecordError> {
+        let path = validate_path(path.into())?;
         insert_path(&mut self.body, path, value.into());
         Ok(())
     }
@@ -300,9 +282,18 @@ impl Record {
     }
 
     /// Set a custom field under the top-level `fields` object.
-    pub fn set_field(&mut self, name: &str, value: impl Into<Value>) {
+    pub fn set_field(&mut self, name: impl Into<Key>, value: impl Into<Value>) {
         self.body.object_mut(FIELDS_KEY).insert(name, value);
     }
+}
+
+/// The checks of [`Record::set`]: a well-formed path that is not reserved.
+pub(crate) fn validate_path(path: Key) -> Result<Key, RecordError> {
+    check_path(&path)?;
+    if is_reserved(&path) {
+        return Err(RecordError::ReservedField(path.into_owned()));
+    }
+    Ok(path)
 }
 
 fn check_path(path: &str) -> Result<(), RecordError> {
@@ -339,14 +330,33 @@ pub fn is_reserved(path: &str) -> bool {
         || path == "event.outcome"
 }
 
-/// Insert `value` at a dotted path, creating (or replacing non-object) intermediates.
-pub(crate) fn insert_path(obj: &mut Object, path: &str, value: Value) {
+/// Insert `value` at a dotted path, creating (or replacing non-object) intermediates. The
+/// names of a borrowed (`'static`) path are borrowed too.
+pub(crate) fn insert_path(obj: &mut Object, path: Key, value: Value) {
+    match path {
+        Key::Borrowed(p) => insert_static_path(obj, p, value),
+        Key::Owned(p) => insert_copied_path(obj, &p, value),
+    }
+}
+
+fn insert_static_path(obj: &mut Object, path: &'static str, value: Value) {
     match path.bytes().position(|c| c == b'.') {
         None => {
             obj.insert(path, value);
         }
         // `.` is ASCII: both sides are on character boundaries.
-        Some(dot) => insert_path(obj.object_mut(&path[..dot]), &path[dot + 1..], value),
+        Some(dot) => insert_static_path(obj.object_mut(&path[..dot]), &path[dot + 1..], value),
+    }
+}
+
+fn insert_copied_path(obj: &mut Object, path: &str, value: Value) {
+    match path.bytes().position(|c| c == b'.') {
+        None => {
+            obj.insert(path.to_owned(), value);
+        }
+        Some(dot) => {
+            insert_copied_path(obj.object_mut_copied(&path[..dot]), &path[dot + 1..], value)
+        }
     }
 }
 
@@ -377,6 +387,20 @@ mod tests {
         ] {
             assert!(validate_action(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn times_the_format_cannot_hold_are_refused() {
+        let before = UNIX_EPOCH - Duration::from_micros(1);
+        assert_eq!(
+            Record::new("auth.login", Outcome::Success, before),
+            Err(RecordError::TimestampOutOfRange(before))
+        );
+        let after = UNIX_EPOCH + Duration::from_secs(253_402_300_800);
+        assert!(matches!(
+            Record::new("auth.login", Outcome::Success, after),
+            Err(RecordError::TimestampOutOfRange(_))
+        ));
     }
 
     #[test]

@@ -489,7 +489,7 @@ mod tests {
                 vec![Value::from(*t), Value::from(1), Value::Array(vec![])],
             );
             r.set_field("empty", Object::new());
-            r.set_field(t, "a key with anything in it");
+            r.set_field(*t, "a key with anything in it");
             r.set_field("é", 1);
             r.set_field("\u{e000}", 2);
             r.set_field("😀", 3);

@@ -32,7 +32,7 @@ use crate::canonical::{cmp_keys, write_int, write_string, Object, Value, MAX_SAF
 use crate::checkpoint::Checkpoint;
 use crate::keys::{KeyError, MacKey, SealingKey};
 use crate::record::Record;
-use crate::signing::{decode_mac, encode_mac, ZERO_MAC};
+use crate::signing::{decode_mac, encode_mac_bytes, encode_mac_str, ZERO_MAC};
 
 /// The format version written in `audit.v`.
 pub const FORMAT_VERSION: i64 = 1;
@@ -91,6 +91,20 @@ impl Unsealed {
         }
         json.push('}');
         Unsealed { json, audit_at }
+    }
+
+    /// An already serialized body: `json` is canonical and has no `audit` member, and
+    /// `audit_at` is where it belongs (after `{` or after the last member whose key sorts
+    /// before `audit`).
+    pub(crate) fn from_parts(json: String, audit_at: usize) -> Unsealed {
+        debug_assert!(json.starts_with('{') && json.ends_with('}'));
+        debug_assert!(json.is_char_boundary(audit_at) && audit_at < json.len());
+        Unsealed { json, audit_at }
+    }
+
+    /// The JSON and where `audit` belongs in it.
+    pub(crate) fn parts(&self) -> (&str, usize) {
+        (&self.json, self.audit_at)
     }
 
     /// The canonical JSON of the body, without `audit`.
@@ -337,12 +351,14 @@ impl Sealer {
             line.push(',');
         }
         line.push_str(&json[at..]);
-        let mac = encode_mac(&self.mac_key.mac(line.as_bytes()));
-        let mut member = String::with_capacity(80);
-        member.push_str("\"mac\":");
-        write_string(&mut member, &mac);
-        member.push(',');
-        line.insert_str(mac_at, &member);
+        let hex = encode_mac_bytes(&self.mac_key.mac(line.as_bytes()));
+        let mac = encode_mac_str(&hex);
+        // `"mac":"<64 hex digits>",`: hex needs no escaping.
+        let mut member = [0u8; 73];
+        member[..7].copy_from_slice(b"\"mac\":\"");
+        member[7..71].copy_from_slice(&hex);
+        member[71..].copy_from_slice(b"\",");
+        line.insert_str(mac_at, std::str::from_utf8(&member).unwrap_or_default());
         line.push('\n');
         self.next_seq = seq + 1;
         self.prev.clone_from(&mac);
@@ -424,7 +440,7 @@ mod tests {
         body.insert("audit", audit);
         let mut value = Value::Object(body);
         let unsigned = value.to_canonical_string();
-        let mac = encode_mac(&mk.mac(unsigned.as_bytes()));
+        let mac = crate::signing::encode_mac(&mk.mac(unsigned.as_bytes()));
         if let Some(audit) = value
             .as_object_mut()
             .and_then(|b| b.get_mut("audit"))

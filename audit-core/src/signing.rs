@@ -61,7 +61,7 @@ pub fn mac_matches(mac: &[u8; 32], claimed_hex: &str) -> bool {
 }
 
 /// Lowercase hex of a MAC, as bytes.
-fn encode_mac_bytes(mac: &[u8; 32]) -> [u8; 64] {
+pub(crate) fn encode_mac_bytes(mac: &[u8; 32]) -> [u8; 64] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = [0u8; 64];
     for (pair, &b) in out.chunks_exact_mut(2).zip(mac) {
@@ -102,10 +102,13 @@ pub fn decode_mac(hex_text: &str) -> Option<[u8; 32]> {
 
 /// Lowercase hex of a MAC.
 pub fn encode_mac(mac: &[u8; 32]) -> String {
-    encode_mac_bytes(mac)
-        .iter()
-        .map(|&b| char::from(b))
-        .collect()
+    encode_mac_str(&encode_mac_bytes(mac))
+}
+
+/// The hex digits of [`encode_mac_bytes`] as a `String`.
+pub(crate) fn encode_mac_str(hex: &[u8; 64]) -> String {
+    // Hex digits are ASCII, so this never falls back to the empty string.
+    String::from_utf8(hex.to_vec()).unwrap_or_default()
 }
 
 #[cfg(test)]

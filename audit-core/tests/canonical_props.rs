@@ -234,7 +234,7 @@ proptest! {
     fn object_keys_are_in_utf16_order(keys in prop::collection::vec(arb_key(), 0..24)) {
         let mut o = Object::new();
         for (i, k) in keys.iter().enumerate() {
-            o.insert(k.as_str(), i as i64);
+            o.insert(k.clone(), i as i64);
         }
         let got: Vec<&str> = o.keys().collect();
         for w in got.windows(2) {

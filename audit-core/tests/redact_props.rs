@@ -141,7 +141,7 @@ fn build(t: &Tree, secrets: &mut Vec<String>, benign: &mut Vec<String>) -> Value
         Tree::Secret(k, s) => {
             secrets.push(s.clone());
             let mut o = Object::new();
-            o.insert(k.as_str(), s.as_str());
+            o.insert(k.clone(), s.as_str());
             Value::Object(o)
         }
         Tree::SecretObject(k, members) => {
@@ -151,10 +151,10 @@ fn build(t: &Tree, secrets: &mut Vec<String>, benign: &mut Vec<String>) -> Value
                     continue; // replaced by a later member of the same name
                 }
                 secrets.push(s.clone());
-                inner.insert(mk.as_str(), s.as_str());
+                inner.insert(mk.clone(), s.as_str());
             }
             let mut o = Object::new();
-            o.insert(k.as_str(), inner);
+            o.insert(k.clone(), inner);
             Value::Object(o)
         }
         Tree::Array(items) => {
@@ -166,7 +166,7 @@ fn build(t: &Tree, secrets: &mut Vec<String>, benign: &mut Vec<String>) -> Value
                 if members[i + 1..].iter().any(|(later, _)| later == k) {
                     continue; // replaced by a later member of the same name
                 }
-                o.insert(k.as_str(), build(v, secrets, benign));
+                o.insert(k.clone(), build(v, secrets, benign));
             }
             Value::Object(o)
         }

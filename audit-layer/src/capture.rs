@@ -18,7 +18,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
 use audit_core::canonical::Value;
-use audit_core::record::{Outcome, Record};
+use audit_core::flat::FlatRecord;
+use audit_core::record::Outcome;
 use audit_core::sink::writer::Durable;
 
 use crate::outcome::OutcomeReport;
@@ -145,15 +146,18 @@ impl Capture {
         } else {
             self.started.elapsed()
         };
-        let record = self.into_record(report, duration);
+        let record = self.into_flat(report, duration);
         crate::pipeline::deliver_nowait(record)
     }
 
     /// Build the record. Redaction by the policy happens at delivery, where the pipeline
     /// (and so its policy) is known; here only the fields forced with `redact(...)` are
     /// masked, and listed in `redaction.fields` for the policy to merge with its own.
-    fn into_record(self, report: OutcomeReport, duration: Duration) -> Result<Record, String> {
-        let mut record = Record::new(self.callsite.event, report.outcome, self.timestamp)
+    ///
+    /// Built flat (see [`FlatRecord`]): the same calls as on a `Record`, kept in a list, so
+    /// that the pipeline can write it from a cached layout (and tests get the same tree).
+    fn into_flat(self, report: OutcomeReport, duration: Duration) -> Result<FlatRecord, String> {
+        let mut record = FlatRecord::new(self.callsite.event, report.outcome, self.timestamp)
             .map_err(|e| format!("{} ({}:{})", e, self.callsite.file, self.callsite.line))?;
         let mut forced: Vec<String> = Vec::new();
         if let Some(actor) = self.actor {
@@ -176,17 +180,17 @@ impl Capture {
                 value
             };
             let placed = name.contains('.') && audit_core::record::can_set(&name);
-            if placed {
-                let _ = record.set(&name, value);
-            } else {
-                record.set_field(&name, value);
-            }
             if is_forced {
                 forced.push(if placed {
-                    name.into_owned()
+                    name.to_string()
                 } else {
                     format!("{}.{name}", audit_core::record::FIELDS_KEY)
                 });
+            }
+            if placed {
+                let _ = record.set(name, value);
+            } else {
+                record.set_field(name, value);
             }
         }
         if let Some(reason) = report.reason {

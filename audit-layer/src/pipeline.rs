@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 
 use audit_core::canonical::Value;
-use audit_core::record::Record;
+use audit_core::flat::FlatRecord;
+use audit_core::layout::LayoutCache;
 use audit_core::sink::writer::{Durable, Metrics, SubmitError, Writer};
 use tracing_subscriber::registry::LookupSpan;
 
@@ -133,7 +134,7 @@ fn current_pipeline() -> Option<Arc<Pipeline>> {
 /// `Durability::EveryRecord`, returns the wait for the record to be on disk: the caller
 /// blocks on it ([`Durable::wait`]) or, in an async audited call, awaits it; either way it
 /// passes the result to [`durable_result`].
-pub(crate) fn deliver_nowait(record: Result<Record, String>) -> Option<Durable> {
+pub(crate) fn deliver_nowait(record: Result<FlatRecord, String>) -> Option<Durable> {
     let record = match record {
         Ok(r) => r,
         Err(e) => {
@@ -146,9 +147,14 @@ pub(crate) fn deliver_nowait(record: Result<Record, String>) -> Option<Durable> 
     let record = crate::testing::hook_deliver(record)?;
     match current_pipeline() {
         Some(p) => {
-            let mut record = record;
-            p.redaction.apply_record(&mut record);
-            match p.writer.submit_nowait(record) {
+            // Redacted and serialized here, on the caller's thread (the writer only seals),
+            // from this thread's layouts: no lock, nothing shared.
+            let unsealed = LAYOUTS.with(|cache| match cache.try_borrow_mut() {
+                Ok(mut cache) => cache.unsealed(record, &p.redaction),
+                // Re-entered (a panic inside a drop inside the cache): take the tree path.
+                Err(_) => record.into_unsealed(&p.redaction),
+            });
+            match p.writer.submit_unsealed_nowait(unsealed) {
                 Ok(wait) => return wait,
                 Err(e) => durable_result(Err(e)),
             }
@@ -166,6 +172,11 @@ pub(crate) fn deliver_nowait(record: Result<Record, String>) -> Option<Durable> 
         }
     }
     None
+}
+
+thread_local! {
+    /// Layouts of the records this thread has written (see `audit_core::layout`).
+    static LAYOUTS: std::cell::RefCell<LayoutCache> = std::cell::RefCell::new(LayoutCache::new());
 }
 
 /// Count and report a record the writer could not store.

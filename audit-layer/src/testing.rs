@@ -23,6 +23,7 @@ use std::cell::RefCell;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use audit_core::canonical::{parse_canonical, Object, Value};
+use audit_core::flat::FlatRecord;
 use audit_core::keys::VerificationKey;
 use audit_core::record::Record;
 use audit_core::seal::Sealer;
@@ -67,10 +68,10 @@ pub(crate) fn hook_clock() -> Option<(SystemTime, String)> {
 /// Take the record if a capture is active on this thread. Captured records go through the
 /// default redaction policy ([`Policy::builtin`](audit_core::redact::Policy::builtin)), as a
 /// layer without [`redaction`](crate::AuditLayerBuilder::redaction) would apply.
-pub(crate) fn hook_deliver(record: Record) -> Option<Record> {
+pub(crate) fn hook_deliver(record: FlatRecord) -> Option<FlatRecord> {
     HOOK.with(|h| match h.borrow_mut().as_mut() {
         Some(hook) => {
-            let mut record = record;
+            let mut record = record.into_record();
             audit_core::redact::Policy::builtin().apply_record(&mut record);
             hook.records.push(record);
             None

@@ -314,9 +314,37 @@ const KNOWN_MEMBERS: [(Option<&str>, &str); 24] = [
 
 /// The index of `(parent, name)` in [`KNOWN_MEMBERS`].
 fn known_member(name: &str, parent: Option<&str>) -> Option<usize> {
-    KNOWN_MEMBERS
-        .iter()
-        .position(|&(p, n)| n == name && p == parent)
+    // A match on the name first (compiled to a length switch and a comparison), then the
+    // parent: this runs for every member of every record.
+    let k = match (name, parent) {
+        ("user", None) => 0,
+        ("resource", None) => 1,
+        ("source", None) => 2,
+        ("destination", None) => 3,
+        ("client", None) => 4,
+        ("http", None) => 5,
+        ("url", None) => 6,
+        ("event", None) => 7,
+        ("error", None) => 8,
+        ("fields", None) => 9,
+        ("trace", None) => 10,
+        ("span", None) => 11,
+        ("id", Some("user")) => 12,
+        ("name", Some("user")) => 13,
+        ("id", Some("resource")) => 14,
+        ("ip", Some("source")) => 15,
+        ("ip", Some("destination")) => 16,
+        ("ip", Some("client")) => 17,
+        ("request", Some("http")) => 18,
+        ("id", Some("request")) => 19,
+        ("method", Some("request")) => 20,
+        ("reason", Some("event")) => 21,
+        ("id", Some("trace")) => 22,
+        ("id", Some("span")) => 23,
+        _ => return None,
+    };
+    debug_assert_eq!(KNOWN_MEMBERS[k], (parent, name));
+    Some(k)
 }
 
 /// Byte classes of [`Policy::prefilter`].
@@ -331,6 +359,44 @@ struct Prefilter {
     pairs: bool,
     detectors: bool,
     suspect: bool,
+}
+
+/// What the name rules leave of a value, for a [layout](crate::layout).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SlotRule {
+    /// A library field: written as it is.
+    Skip,
+    /// Allowed: made safe to display and cut to size.
+    Allow,
+    /// Scanned by value: detectors, pairs, display safety, size.
+    Scan,
+}
+
+/// Give every numbered value in `value` the rule `rule` (for [`Policy::slot_rules`]);
+/// `false` on a value that is not numbered, or one deeper than the walk goes (`level`
+/// counts as the walk does; `usize::MAX`: no limit, the walk does not look).
+fn mark_slots(
+    value: &Value,
+    rule: SlotRule,
+    slot_of: &dyn Fn(&Value) -> Option<usize>,
+    rules: &mut [Option<SlotRule>],
+    level: usize,
+) -> bool {
+    if level != usize::MAX && level > MAX_WALK_DEPTH {
+        return false;
+    }
+    match value {
+        Value::Object(o) => o
+            .iter()
+            .all(|(_, v)| mark_slots(v, rule, slot_of, rules, level.saturating_add(1))),
+        leaf => match slot_of(leaf) {
+            Some(k) => {
+                rules[k] = Some(rule);
+                true
+            }
+            None => false,
+        },
+    }
 }
 
 enum Decision {
@@ -491,6 +557,89 @@ impl Policy {
         };
         self.walk_value(value, &root, 1, false, &mut paths);
         !paths.is_empty()
+    }
+
+    /// Whether `other` is this very policy (a clone of it), not merely an equal one.
+    pub(crate) fn same_as(&self, other: &Policy) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// What the name rules decide for each value of `body` whose value `slot_of` numbers
+    /// (every leaf must be one): the walk of [`apply`](Policy::apply) without the values.
+    /// `false` when a name is redacted whole, or a value would be too deep: only the tree
+    /// walk gives the result then.
+    pub(crate) fn slot_rules(
+        &self,
+        body: &Object,
+        slot_of: &dyn Fn(&Value) -> Option<usize>,
+        rules: &mut [Option<SlotRule>],
+    ) -> bool {
+        self.rules_in(body, None, 0, slot_of, rules)
+    }
+
+    fn rules_in(
+        &self,
+        obj: &Object,
+        parent: Option<&Node<'_>>,
+        level: usize,
+        slot_of: &dyn Fn(&Value) -> Option<usize>,
+        rules: &mut [Option<SlotRule>],
+    ) -> bool {
+        let depth = parent.map_or(0, |p| p.depth + 1);
+        for (key, value) in obj.iter() {
+            let node = Node { parent, key, depth };
+            // `walk_object` walks each member with `level + 1`.
+            let ok = match self.decide(&node) {
+                Decision::Skip => mark_slots(value, SlotRule::Skip, slot_of, rules, usize::MAX),
+                Decision::Allow => mark_slots(value, SlotRule::Allow, slot_of, rules, level + 1),
+                Decision::Act(_) => false,
+                Decision::Scan if level + 1 > MAX_WALK_DEPTH => false,
+                Decision::Scan => match value {
+                    Value::Object(o) => self.rules_in(o, Some(&node), level + 1, slot_of, rules),
+                    leaf => mark_slots(leaf, SlotRule::Scan, slot_of, rules, level + 1),
+                },
+            };
+            if !ok {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Write one value the name rules left as `rule`, redacted as the tree walk would:
+    /// `false` (nothing written that matters) when the walk would redact it, or the value is
+    /// an array or object to be looked into.
+    pub(crate) fn write_slot(&self, value: &Value, rule: SlotRule, out: &mut String) -> bool {
+        let allowed = match rule {
+            SlotRule::Skip => {
+                value.write_canonical(out);
+                return true;
+            }
+            SlotRule::Allow => true,
+            SlotRule::Scan => false,
+        };
+        match value {
+            Value::String(s) => {
+                let (new, redacted) = self.process(s, !allowed);
+                if redacted {
+                    return false;
+                }
+                crate::canonical::write_string(out, &new);
+                true
+            }
+            Value::Int(i) => {
+                if !allowed && self.inner.detectors.int_is_card(*i).is_some() {
+                    return false;
+                }
+                crate::canonical::write_int(out, *i);
+                true
+            }
+            Value::Null | Value::Bool(_) => {
+                value.write_canonical(out);
+                true
+            }
+            Value::Array(_) | Value::Object(_) => false,
+        }
     }
 
     fn decide(&self, node: &Node<'_>) -> Decision {

@@ -452,13 +452,43 @@ impl Writer {
         if let Some(reason) = self.failed() {
             return Err(SubmitError::FailedClosed(reason));
         }
+        // Serialized here, on the caller's thread: see `Unsealed`.
+        self.submit_unsealed_nowait(Unsealed::from(record))
+    }
+
+    /// [`submit_nowait`](Writer::submit_nowait) for a record already redacted and
+    /// serialized (by [`FlatRecord::into_unsealed`](crate::flat::FlatRecord::into_unsealed)
+    /// or a [`LayoutCache`](crate::layout::LayoutCache)), on the caller's thread.
+    ///
+    /// ```
+    /// use audit_core::flat::FlatRecord;
+    /// use audit_core::keys::SealingKey;
+    /// use audit_core::record::Outcome;
+    /// use audit_core::redact::Policy;
+    /// use audit_core::sink::file::{FileLog, FileLogOptions};
+    /// use audit_core::sink::writer::{Writer, WriterConfig};
+    /// let dir = tempfile::tempdir()?;
+    /// let (key, _vk) = SealingKey::generate("k1", 1024)?;
+    /// let log = FileLog::open(&dir.path().join("audit.log"), key, FileLogOptions::default())?;
+    /// let (writer, guard) = Writer::spawn(log, WriterConfig::default())?;
+    /// let flat = FlatRecord::new("auth.login", Outcome::Success, std::time::SystemTime::now())?;
+    /// assert!(writer.submit_unsealed_nowait(flat.into_unsealed(Policy::builtin()))?.is_none());
+    /// guard.shutdown()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn submit_unsealed_nowait(
+        &self,
+        unsealed: Unsealed,
+    ) -> Result<Option<Durable>, SubmitError> {
+        if let Some(reason) = self.failed() {
+            return Err(SubmitError::FailedClosed(reason));
+        }
         self.shared
             .counters
             .submitted
             .fetch_add(1, Ordering::Relaxed);
         let ack = self.wait_durable.then(Ack::new);
-        // Serialized here, on the caller's thread: see `Unsealed`.
-        let msg = Msg::Record(Unsealed::from(record), ack.clone());
+        let msg = Msg::Record(unsealed, ack.clone());
         let sent = match self.tx.try_send(msg) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(msg)) => self.tx.send(msg).map_err(|_| ()),

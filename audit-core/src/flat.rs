@@ -1,0 +1,175 @@
+//! A record as the list of `(path, value)` members set on it, in order: what an audited
+//! call builds.
+//!
+//! A [`Record`] is a tree of [`Object`]s, convenient to read and edit, but building one on
+//! every audited call costs an ordered insert per member, a vector per nested object, and
+//! freeing them all once serialized. A [`FlatRecord`] takes the same calls
+//! ([`set`](FlatRecord::set), [`set_actor`](FlatRecord::set_actor), ...) into one vector.
+//! [`into_record`](FlatRecord::into_record) replays them on a [`Record`], in their order, so
+//! the tree is always exactly what the same calls on a `Record` give; and a
+//! [`LayoutCache`](crate::layout::LayoutCache) turns records whose member names repeat (every
+//! call of one audited function) into canonical JSON without the tree at all.
+//!
+//! ```
+//! use std::time::UNIX_EPOCH;
+//! use audit_core::flat::FlatRecord;
+//! use audit_core::record::{Outcome, Record};
+//!
+//! let mut flat = FlatRecord::new("auth.login", Outcome::Success, UNIX_EPOCH)?;
+//! flat.set_actor("alice");
+//! flat.set("source.ip", "192.0.2.7")?;
+//! flat.set_field("method", "password");
+//!
+//! let mut tree = Record::new("auth.login", Outcome::Success, UNIX_EPOCH)?;
+//! tree.set_actor("alice");
+//! tree.set("source.ip", "192.0.2.7")?;
+//! tree.set_field("method", "password");
+//! assert_eq!(flat.into_record(), tree);
+//! # Ok::<(), audit_core::record::RecordError>(())
+//! ```
+
+use std::time::{Duration, SystemTime};
+
+use crate::canonical::{Key, Object, Value, MAX_SAFE_INTEGER};
+use crate::record::{
+    insert_path, validate_action, validate_path, Outcome, Record, RecordError, FIELDS_KEY,
+};
+use crate::redact::Policy;
+use crate::seal::Unsealed;
+
+/// One member as it was set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Member {
+    /// A dotted path; with `under_fields`, one name (dots included) under `fields`.
+    pub(crate) path: Key,
+    pub(crate) under_fields: bool,
+    pub(crate) value: Value,
+}
+
+/// One audited action, as the members set on it, in order (see the [module docs](self)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlatRecord {
+    pub(crate) members: Vec<Member>,
+}
+
+impl FlatRecord {
+    /// A record for `action` with `outcome` at time `at`: the members [`Record::new`] writes.
+    ///
+    /// ```
+    /// use audit_core::flat::FlatRecord;
+    /// use audit_core::record::{Outcome, Record};
+    /// let at = std::time::UNIX_EPOCH;
+    /// let flat = FlatRecord::new("auth.login", Outcome::Denied, at)?;
+    /// assert_eq!(flat.action(), "auth.login");
+    /// assert_eq!(flat.into_record(), Record::new("auth.login", Outcome::Denied, at)?);
+    /// # Ok::<(), audit_core::record::RecordError>(())
+    /// ```
+    pub fn new(action: &str, outcome: Outcome, at: SystemTime) -> Result<FlatRecord, RecordError> {
+        validate_action(action)?;
+        let timestamp =
+            crate::time::try_format_timestamp(at).ok_or(RecordError::TimestampOutOfRange(at))?;
+        let mut flat = FlatRecord {
+            members: Vec::with_capacity(12),
+        };
+        flat.push("@timestamp", timestamp);
+        flat.push("event.action", action);
+        flat.push("event.outcome", outcome.ecs_outcome());
+        match outcome {
+            Outcome::Denied => flat.push("event.type", vec![Value::from("denied")]),
+            Outcome::Cancelled => flat.push("error.type", "cancelled"),
+            Outcome::Panicked => flat.push("error.type", "panic"),
+            Outcome::Success | Outcome::Failure | Outcome::Unknown => {}
+        }
+        Ok(flat)
+    }
+
+    fn push(&mut self, path: &'static str, value: impl Into<Value>) {
+        self.members.push(Member {
+            path: Key::Borrowed(path),
+            under_fields: false,
+            value: value.into(),
+        });
+    }
+
+    /// The action (`event.action`).
+    pub fn action(&self) -> &str {
+        self.members
+            .iter()
+            .find(|m| !m.under_fields && m.path == "event.action")
+            .and_then(|m| m.value.as_str())
+            .unwrap_or("")
+    }
+
+    /// [`Record::set`]: the value at a dotted path; reserved paths are refused.
+    ///
+    /// ```
+    /// use audit_core::flat::FlatRecord;
+    /// use audit_core::record::{Outcome, RecordError};
+    /// let mut flat = FlatRecord::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?;
+    /// flat.set("http.request.id", "r-1")?;
+    /// assert!(matches!(flat.set("audit.seq", 1), Err(RecordError::ReservedField(_))));
+    /// # Ok::<(), audit_core::record::RecordError>(())
+    /// ```
+    pub fn set(
+        &mut self,
+        path: impl Into<Key>,
+        value: impl Into<Value>,
+    ) -> Result<(), RecordError> {
+        let path = validate_path(path.into())?;
+        self.members.push(Member {
+            path,
+            under_fields: false,
+            value: value.into(),
+        });
+        Ok(())
+    }
+
+    /// [`Record::set_actor`]: `user.id`.
+    pub fn set_actor(&mut self, id: impl Into<Value>) {
+        self.push("user.id", id);
+    }
+
+    /// [`Record::set_reason`]: `event.reason`.
+    pub fn set_reason(&mut self, reason: impl Into<String>) {
+        self.push("event.reason", reason.into());
+    }
+
+    /// [`Record::set_duration`]: `event.duration` in nanoseconds, saturating at 2^53 - 1.
+    pub fn set_duration(&mut self, d: Duration) {
+        let ns = i64::try_from(d.as_nanos()).map_or(MAX_SAFE_INTEGER, |n| n.min(MAX_SAFE_INTEGER));
+        self.push("event.duration", ns);
+    }
+
+    /// [`Record::set_field`]: a member of the top-level `fields` object (the name is one
+    /// member name, dots included).
+    pub fn set_field(&mut self, name: impl Into<Key>, value: impl Into<Value>) {
+        self.members.push(Member {
+            path: name.into(),
+            under_fields: true,
+            value: value.into(),
+        });
+    }
+
+    /// The same record as a tree: the calls made on this record, replayed in their order on
+    /// a [`Record`].
+    pub fn into_record(self) -> Record {
+        let mut body = Object::with_capacity(8);
+        for m in self.members {
+            if m.under_fields {
+                body.object_mut(FIELDS_KEY).insert(m.path, m.value);
+            } else {
+                insert_path(&mut body, m.path, m.value);
+            }
+        }
+        Record::from_body(body)
+    }
+
+    /// Redact with `policy` and serialize, through the tree: `policy.apply_record` on
+    /// [`into_record`](FlatRecord::into_record), then [`Unsealed::from`]. A
+    /// [`LayoutCache`](crate::layout::LayoutCache) gives the same bytes, faster.
+    pub fn into_unsealed(self, policy: &Policy) -> Unsealed {
+        let mut record = self.into_record();
+        policy.apply_record(&mut record);
+        Unsealed::from(record)
+    }
+}

@@ -1,0 +1,333 @@
+//! Layouts: the canonical JSON of a record with its values left out, worked out once for a
+//! list of member names and a redaction policy, and reused for every record with the same
+//! names.
+//!
+//! Every call of one audited function sets the same members in the same order (`@timestamp`,
+//! `event.action`, `user.id`, `source.ip`, ...): only the values change. A [`LayoutCache`]
+//! works out, the first time it meets such a list, everything about the record that depends
+//! on the names alone: the canonical order of the members, the JSON text around the values
+//! (keys, nested objects, commas), where the sealer will splice in the `audit` object, and
+//! what the policy's name rules decide for each value (left alone, allowed, or scanned).
+//! Later records with the same names are written by copying that text and writing each value
+//! in its place, after the value checks of the policy (the detectors, display safety, size).
+//!
+//! The result is **the same bytes** as the tree path ([`FlatRecord::into_unsealed`]): the
+//! layout is computed *from* the tree path, by serializing a record whose values are unique
+//! placeholders and cutting the text at them, and anything a layout cannot stand for takes
+//! the tree path instead: a name the policy redacts whole (a `password` field), a value it
+//! redacts (a card number in a string), an array or object value under a name the policy
+//! looks into, two members at one path, or a member name that was not a `&'static str`.
+//! `audit-core/tests/layout_props.rs` checks the equivalence on random records and policies.
+//!
+//! ```
+//! use std::time::UNIX_EPOCH;
+//! use audit_core::flat::FlatRecord;
+//! use audit_core::layout::LayoutCache;
+//! use audit_core::record::Outcome;
+//! use audit_core::redact::Policy;
+//!
+//! let mut cache = LayoutCache::new();
+//! for user in ["alice", "bob"] {
+//!     let mut flat = FlatRecord::new("auth.login", Outcome::Success, UNIX_EPOCH)?;
+//!     flat.set_actor(user);
+//!     flat.set("source.ip", "192.0.2.7")?;
+//!     let tree = flat.clone().into_unsealed(Policy::builtin());
+//!     assert_eq!(cache.unsealed(flat, Policy::builtin()), tree);
+//! }
+//! assert_eq!(cache.stats().hits, 1);
+//! # Ok::<(), audit_core::record::RecordError>(())
+//! ```
+
+use crate::canonical::{Key, Value};
+use crate::flat::{FlatRecord, Member};
+use crate::redact::{Policy, SlotRule};
+use crate::seal::Unsealed;
+
+/// Layouts a cache keeps; beyond it, the oldest is replaced.
+const CAPACITY: usize = 32;
+
+/// Members a layout takes at most (a record with more takes the tree path).
+const MAX_MEMBERS: usize = 64;
+
+/// Counters of a [`LayoutCache`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LayoutStats {
+    /// Records written from a cached layout.
+    pub hits: u64,
+    /// Records whose names had no layout yet (one was worked out).
+    pub misses: u64,
+    /// Records that took the tree path: names no layout can stand for, or a value the
+    /// policy redacts.
+    pub tree: u64,
+}
+
+/// Layouts for the member lists seen so far (see the [module docs](self)). Small and meant to
+/// be kept per thread: it is not shared, and takes no lock.
+#[derive(Debug, Default)]
+pub struct LayoutCache {
+    layouts: Vec<Layout>,
+    next: usize,
+    stats: LayoutStats,
+}
+
+/// The names of a record's members, in the order they were set: addresses and lengths of
+/// `'static` paths (two equal lists come from the same code).
+#[derive(Debug, PartialEq, Eq)]
+struct Names(Vec<(usize, usize, bool)>);
+
+/// The address, length and place of a `'static` member name.
+fn name_of(m: &Member) -> Option<(usize, usize, bool)> {
+    match m.path {
+        Key::Borrowed(path) => Some((path.as_ptr() as usize, path.len(), m.under_fields)),
+        Key::Owned(_) => None,
+    }
+}
+
+impl Names {
+    /// A hash of the record's names; `None` when one is not `'static` (or too many).
+    fn hash(record: &FlatRecord) -> Option<u64> {
+        if record.members.len() > MAX_MEMBERS {
+            return None;
+        }
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for m in &record.members {
+            let (at, len, fields) = name_of(m)?;
+            hash = (hash.rotate_left(5) ^ at as u64 ^ ((len as u64) << 1) ^ u64::from(fields))
+                .wrapping_mul(0x0100_0000_01b3);
+        }
+        Some(hash)
+    }
+
+    fn of(record: &FlatRecord) -> Names {
+        Names(record.members.iter().filter_map(name_of).collect())
+    }
+
+    fn matches(&self, record: &FlatRecord) -> bool {
+        self.0.len() == record.members.len()
+            && self
+                .0
+                .iter()
+                .zip(&record.members)
+                .all(|(n, m)| name_of(m) == Some(*n))
+    }
+}
+
+#[derive(Debug)]
+struct Layout {
+    hash: u64,
+    names: Names,
+    /// The policy the rules were worked out for (kept, so that its identity stays unique).
+    policy: Policy,
+    /// `None`: the tree path, always, for these names.
+    text: Option<Text>,
+}
+
+/// The JSON around the values: piece `k` is `text[bounds[k]..bounds[k + 1]]`, followed by
+/// the value of member `order[k]`; the last piece closes the record.
+#[derive(Debug)]
+struct Text {
+    text: String,
+    bounds: Vec<usize>,
+    order: Vec<usize>,
+    rules: Vec<SlotRule>,
+    /// The member at `redaction.fields`, if any: the tree path rewrites its list sorted and
+    /// without repeats, so the layout takes only lists that are so already.
+    listed: Option<usize>,
+    /// `audit` goes at this offset into this piece.
+    audit_at: (usize, usize),
+}
+
+impl LayoutCache {
+    /// An empty cache.
+    pub fn new() -> LayoutCache {
+        LayoutCache::default()
+    }
+
+    /// What the cache has done so far.
+    pub fn stats(&self) -> LayoutStats {
+        self.stats
+    }
+
+    /// Redact `record` with `policy` and serialize it: the same [`Unsealed`] as
+    /// [`FlatRecord::into_unsealed`], from a layout when one stands for it.
+    pub fn unsealed(&mut self, record: FlatRecord, policy: &Policy) -> Unsealed {
+        let Some(hash) = Names::hash(&record) else {
+            self.stats.tree += 1;
+            return record.into_unsealed(policy);
+        };
+        let found = self
+            .layouts
+            .iter()
+            .position(|l| l.hash == hash && l.policy.same_as(policy) && l.names.matches(&record));
+        let index = match found {
+            Some(i) => {
+                self.stats.hits += 1;
+                i
+            }
+            None => {
+                self.stats.misses += 1;
+                let layout = Layout {
+                    hash,
+                    text: Text::work_out(&record, policy),
+                    names: Names::of(&record),
+                    policy: policy.clone(),
+                };
+                if self.layouts.len() < CAPACITY {
+                    self.layouts.push(layout);
+                    self.layouts.len() - 1
+                } else {
+                    let i = self.next;
+                    self.next = (self.next + 1) % CAPACITY;
+                    self.layouts[i] = layout;
+                    i
+                }
+            }
+        };
+        if let Some(text) = &self.layouts[index].text {
+            if let Some(unsealed) = text.fill(&record, policy) {
+                return unsealed;
+            }
+        }
+        if found.is_some() {
+            self.stats.hits -= 1;
+        }
+        self.stats.tree += 1;
+        record.into_unsealed(policy)
+    }
+}
+
+/// The placeholder value of member `k`: control characters, so it is escaped in the JSON,
+/// and no member name of a layout contains U+0000 (checked), so it cannot be faked.
+fn placeholder(k: usize) -> String {
+    format!("\u{0}\u{1}{k}\u{1}")
+}
+
+const OPEN: &str = "\"\\u0000\\u0001";
+const CLOSE: &str = "\\u0001\"";
+
+impl Text {
+    /// The layout of `record`'s names under `policy`, or `None` when the tree path must
+    /// take records with these names.
+    fn work_out(record: &FlatRecord, policy: &Policy) -> Option<Text> {
+        let n = record.members.len();
+        if record.members.iter().any(|m| m.path.contains('\u{0}')) {
+            return None;
+        }
+        let marked = FlatRecord {
+            members: record
+                .members
+                .iter()
+                .enumerate()
+                .map(|(k, m)| Member {
+                    path: m.path.clone(),
+                    under_fields: m.under_fields,
+                    value: Value::from(placeholder(k)),
+                })
+                .collect(),
+        };
+        let tree = marked.into_record();
+        let mut rules: Vec<Option<SlotRule>> = vec![None; n];
+        let slot_of = |v: &Value| -> Option<usize> {
+            let s = v
+                .as_str()?
+                .strip_prefix("\u{0}\u{1}")?
+                .strip_suffix('\u{1}')?;
+            s.parse()
+                .ok()
+                .filter(|&k: &usize| k < n && placeholder(k).len() == s.len() + 3)
+        };
+        if !policy.slot_rules(tree.body(), &slot_of, &mut rules) {
+            return None;
+        }
+        let rules: Vec<SlotRule> = rules.into_iter().collect::<Option<_>>()?;
+        // The tree path's own serialization, cut at the placeholders.
+        let unsealed = Unsealed::from(tree);
+        let (json, audit_at) = unsealed.parts();
+        let mut text = String::with_capacity(json.len());
+        let mut bounds = vec![0];
+        let mut order = Vec::with_capacity(n);
+        let mut seen = vec![false; n];
+        let mut audit = None;
+        let mut rest = json;
+        let mut consumed = 0;
+        while let Some(at) = rest.find(OPEN) {
+            let after = &rest[at + OPEN.len()..];
+            let end = after.find(CLOSE)?;
+            let k: usize = after[..end].parse().ok()?;
+            if k >= n || std::mem::replace(&mut seen[k], true) {
+                return None;
+            }
+            // `audit` goes between members, never inside a value: in this piece or a later one.
+            if audit.is_none() && audit_at <= consumed + at {
+                audit = Some((order.len(), audit_at.checked_sub(consumed)?));
+            }
+            text.push_str(&rest[..at]);
+            bounds.push(text.len());
+            order.push(k);
+            let skip = at + OPEN.len() + end + CLOSE.len();
+            consumed += skip;
+            rest = &rest[skip..];
+        }
+        if order.len() != n {
+            return None;
+        }
+        if audit.is_none() {
+            audit = Some((n, audit_at.checked_sub(consumed)?));
+        }
+        text.push_str(rest);
+        bounds.push(text.len());
+        let listed = record
+            .members
+            .iter()
+            .position(|m| !m.under_fields && m.path == crate::redact::REDACTION_FIELDS);
+        Some(Text {
+            text,
+            bounds,
+            order,
+            rules,
+            listed,
+            audit_at: audit?,
+        })
+    }
+
+    /// Write `record` into this layout; `None` when a value needs the tree path.
+    fn fill(&self, record: &FlatRecord, policy: &Policy) -> Option<Unsealed> {
+        if let Some(k) = self.listed {
+            if let Value::Array(items) = &record.members[k].value {
+                let mut previous: Option<&str> = None;
+                for item in items {
+                    let s = item.as_str()?;
+                    if previous.is_some_and(|p| p >= s) {
+                        return None;
+                    }
+                    previous = Some(s);
+                }
+            }
+        }
+        let values: usize = record
+            .members
+            .iter()
+            .map(|m| match &m.value {
+                Value::String(s) => s.len() + 2,
+                _ => 20,
+            })
+            .sum();
+        let mut json = String::with_capacity(self.text.len() + values + 8);
+        let mut audit_at = 0;
+        for (piece, &k) in self.order.iter().enumerate() {
+            if self.audit_at.0 == piece {
+                audit_at = json.len() + self.audit_at.1;
+            }
+            json.push_str(&self.text[self.bounds[piece]..self.bounds[piece + 1]]);
+            if !policy.write_slot(&record.members[k].value, self.rules[k], &mut json) {
+                return None;
+            }
+        }
+        let last = self.order.len();
+        if self.audit_at.0 == last {
+            audit_at = json.len() + self.audit_at.1;
+        }
+        json.push_str(&self.text[self.bounds[last]..]);
+        Some(Unsealed::from_parts(json, audit_at))
+    }
+}
