@@ -58,10 +58,27 @@ pub(crate) struct SealedLine {
 /// by a newline; returns what it found and the length of the line without its newline.
 /// `None` means "take the general path", not "invalid".
 ///
-/// The line needs no splitting beforehand: a canonical line holds no newline byte (not
-/// in a string, where it is escaped, nor between tokens), so the line ends exactly where
-/// its top-level object does.
+/// A canonical line holds no newline byte (not in a string, where it is escaped, nor
+/// between tokens), so the line ends at the first newline, and it is canonical only if its
+/// top-level object ends exactly there.
+///
+/// Most lines take [`Hopper`]: one branch-free pass over the line checks that it holds no
+/// control byte and no backslash and is ASCII (or valid UTF-8), and records where its
+/// quotes are, so that a string's end is found from a bit mask instead of byte by byte.
+/// Lines with a backslash (escapes) or longer than [`HOP_MAX_LINE`] take the byte-wise
+/// [`Scanner`], which accepts exactly the same canonical sealed lines.
 pub(crate) fn scan_line(buf: &[u8]) -> Option<(SealedLine, usize)> {
+    let len = memchr::memchr(b'\n', buf)?;
+    match hop_line(&buf[..len]) {
+        Hop::Sealed(sealed) => Some((sealed, len)),
+        Hop::Refused => None,
+        Hop::Unsupported => scan_line_bytes(buf),
+    }
+}
+
+/// [`scan_line`] by the byte-wise [`Scanner`] alone (the reference the [`Hopper`] is tested
+/// against, and the path of lines with escapes).
+pub(crate) fn scan_line_bytes(buf: &[u8]) -> Option<(SealedLine, usize)> {
     let mut s = Scanner {
         b: buf,
         non_ascii: false,
@@ -80,6 +97,372 @@ pub(crate) fn scan_line(buf: &[u8]) -> Option<(SealedLine, usize)> {
     let mut sealed = audit_member(buf, audit)?;
     sealed.action = s.action;
     Some((sealed, s.p))
+}
+
+/// Longest line (without its newline) the [`Hopper`] takes: its quote mask lives on the
+/// stack. Longer lines take the byte-wise [`Scanner`].
+pub(crate) const HOP_MAX_LINE: usize = 64 * HOP_BLOCKS;
+const HOP_BLOCKS: usize = 32;
+
+/// What the [`Hopper`] concluded about a line.
+enum Hop {
+    /// A canonical sealed line.
+    Sealed(SealedLine),
+    /// Not a canonical sealed line: the byte-wise scanner would refuse it too.
+    Refused,
+    /// A line the hopper does not handle (escapes, or too long): ask the byte-wise scanner.
+    Unsupported,
+}
+
+/// The facts of one pass over a whole line: its quote mask (bit `i % 64` of word `i / 64`
+/// is set when byte `i` is `"`), and whether any byte is below 0x20, a backslash, or
+/// above 0x7F.
+struct LineBits {
+    quotes: [u64; HOP_BLOCKS],
+    control: bool,
+    backslash: bool,
+    ascii: bool,
+}
+
+/// The facts of `line` (at most [`HOP_MAX_LINE`] bytes), in loops written without early
+/// exits so that they vectorize: running minimum, maximum and backslash folds over the whole
+/// line, and per 64-byte block a flag byte per quote, packed eight at a time into mask bits
+/// by a multiplication.
+fn line_bits(line: &[u8]) -> LineBits {
+    debug_assert!(line.len() <= HOP_MAX_LINE);
+    let min = line.iter().fold(0xFFu8, |a, &c| a.min(c));
+    let max = line.iter().fold(0u8, |a, &c| a.max(c));
+    let backslash = line.iter().fold(false, |a, &c| a | (c == b'\\'));
+    let mut quotes = [0u64; HOP_BLOCKS];
+    let mut chunks = line.chunks_exact(64);
+    for (blk, m) in chunks.by_ref().zip(quotes.iter_mut()) {
+        *m = quote_mask(blk);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        quotes[line.len() / 64] = quote_mask(rest);
+    }
+    LineBits {
+        quotes,
+        control: min < 0x20,
+        backslash,
+        ascii: max < 0x80,
+    }
+}
+
+/// Bit `i` set when `blk[i]` is `"` (`blk` has at most 64 bytes).
+#[inline]
+fn quote_mask(blk: &[u8]) -> u64 {
+    let mut flags = [0u8; 64];
+    for (f, &c) in flags.iter_mut().zip(blk) {
+        *f = u8::from(c == b'"');
+    }
+    let mut m = 0u64;
+    for (g, eight) in flags.chunks_exact(8).enumerate() {
+        let w = u64::from_le_bytes(eight.try_into().unwrap_or([0; 8]));
+        // Flag byte k (0 or 1, at bit 8k) times the byte (1 << (7 - j)) at bit 8j lands at
+        // bit 8k + 7j + 7, which is 56 + k for j = 7 - k; no two partial products share a
+        // bit, so nothing carries, and bits 56..64 are the eight flags in order.
+        m |= (w.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * g);
+    }
+    m
+}
+
+/// The [`Hopper`] on one line (without its newline).
+fn hop_line(line: &[u8]) -> Hop {
+    if line.len() > HOP_MAX_LINE {
+        return Hop::Unsupported;
+    }
+    let bits = line_bits(line);
+    if bits.control {
+        // A canonical line has no raw byte below 0x20: strings escape them, and there is
+        // no whitespace between tokens.
+        return Hop::Refused;
+    }
+    if bits.backslash {
+        return Hop::Unsupported;
+    }
+    // Outside strings the grammar admits ASCII only, so this is the UTF-8 check of every
+    // string.
+    if !bits.ascii && std::str::from_utf8(line).is_err() {
+        return Hop::Refused;
+    }
+    let mut h = Hopper {
+        b: line,
+        quotes: &bits.quotes,
+        ascii: bits.ascii,
+        p: 0,
+        audit: None,
+        action: None,
+    };
+    if line.first() != Some(&b'{') || h.object(1, Ctx::Top).is_none() || h.p != line.len() {
+        return Hop::Refused;
+    }
+    match h.audit {
+        Some(mut sealed) => {
+            sealed.action = h.action;
+            Hop::Sealed(sealed)
+        }
+        None => Hop::Refused,
+    }
+}
+
+/// The fast scanner of a line that has no control byte, no backslash and is valid UTF-8:
+/// every string is then canonical as it stands (RFC 8785 writes every other character as
+/// itself), and ends at the next quote, which the mask gives without a loop. It accepts
+/// the same grammar as [`Scanner`], and matches the `audit` value against the one shape of
+/// a sealed record directly.
+struct Hopper<'a> {
+    /// The line, without its newline.
+    b: &'a [u8],
+    quotes: &'a [u64; HOP_BLOCKS],
+    /// The whole line is ASCII (so key order is byte order).
+    ascii: bool,
+    p: usize,
+    /// The `audit` member, matched.
+    audit: Option<SealedLine>,
+    /// The content of `event.action` when it is a string.
+    action: Option<Range<usize>>,
+}
+
+impl Hopper<'_> {
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.p).copied()
+    }
+
+    /// The position of the first quote at or after `p`.
+    #[inline]
+    fn next_quote(&self, p: usize) -> Option<usize> {
+        let mut i = p / 64;
+        let mut m = *self.quotes.get(i)? & (!0u64 << (p % 64));
+        while m == 0 {
+            i += 1;
+            m = *self.quotes.get(i)?;
+        }
+        let q = i * 64 + m.trailing_zeros() as usize;
+        // Mask bits exist only for bytes of the line.
+        (q < self.b.len()).then_some(q)
+    }
+
+    /// A string at `p` (which holds `"`): its content range.
+    #[inline]
+    fn string(&mut self) -> Option<Range<usize>> {
+        let start = self.p + 1;
+        let end = self.next_quote(start)?;
+        self.p = end + 1;
+        Some(start..end)
+    }
+
+    /// The bytes `word` at `p` (a fixed-size compare, which compiles to a few loads).
+    #[inline(always)]
+    fn literal<const N: usize>(&mut self, word: &[u8; N]) -> Option<()> {
+        let at: &[u8; N] = self.b.get(self.p..self.p + N)?.try_into().ok()?;
+        if at == word {
+            self.p += N;
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    fn value(&mut self, level: usize) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.string().map(|_| ()),
+            b'{' => self.object(level, Ctx::Other),
+            b'[' => self.array(level),
+            b'-' | b'0'..=b'9' => {
+                self.p = canonical_integer(self.b, self.p)?.0;
+                Some(())
+            }
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            _ => None,
+        }
+    }
+
+    fn array(&mut self, level: usize) -> Option<()> {
+        if level > MAX_FAST_DEPTH {
+            return None;
+        }
+        self.p += 1;
+        if self.peek()? == b']' {
+            self.p += 1;
+            return Some(());
+        }
+        loop {
+            self.value(level + 1)?;
+            match self.peek()? {
+                b',' => self.p += 1,
+                b']' => {
+                    self.p += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn object(&mut self, level: usize, ctx: Ctx) -> Option<()> {
+        if level > MAX_FAST_DEPTH {
+            return None;
+        }
+        self.p += 1;
+        if self.peek()? == b'}' {
+            self.p += 1;
+            return Some(());
+        }
+        let mut prev: Option<Range<usize>> = None;
+        loop {
+            if self.peek()? != b'"' {
+                return None;
+            }
+            let key = self.string()?;
+            let name = &self.b[key.clone()];
+            if let Some(prev) = prev {
+                let prev = &self.b[prev];
+                // For ASCII keys, UTF-16 order is byte order.
+                let order = if self.ascii {
+                    // Short keys: a plain loop beats a call to memcmp.
+                    prev.iter()
+                        .zip(name)
+                        .find(|(a, b)| a != b)
+                        .map_or(prev.len().cmp(&name.len()), |(a, b)| a.cmp(b))
+                } else {
+                    cmp_key_bytes(prev, name)
+                };
+                if order != Ordering::Less {
+                    return None; // out of order, or a duplicate
+                }
+            }
+            prev = Some(key);
+            if self.peek()? != b':' {
+                return None;
+            }
+            self.p += 1;
+            match (ctx, name) {
+                (Ctx::Top, b"audit") => {
+                    let sealed = self.audit_value()?;
+                    self.audit = Some(sealed);
+                }
+                (Ctx::Top, b"event") => {
+                    if self.peek()? == b'{' {
+                        self.object(level + 1, Ctx::Event)?;
+                    } else {
+                        self.value(level + 1)?;
+                    }
+                }
+                (Ctx::Event, b"action") if self.peek()? == b'"' => {
+                    self.action = Some(self.string()?);
+                }
+                _ => self.value(level + 1)?,
+            }
+            match self.peek()? {
+                b',' => self.p += 1,
+                b'}' => {
+                    self.p += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// The value of the top-level `audit` member, which must be exactly
+    /// `{"chain":C,"kid":K,"mac":M,"prev":P,"seq":N,"v":1}` (see [`audit_member`], which
+    /// checks the same shape on an already scanned value).
+    fn audit_value(&mut self) -> Option<SealedLine> {
+        let b = self.b;
+        let start = self.p;
+        self.literal(b"{\"chain\":\"")?;
+        let chain = self.p..self.next_quote(self.p)?;
+        let chain_ok = chain.len() <= 64
+            && b[chain.clone()].iter().fold(!chain.is_empty(), |all, &c| {
+                all & (c.is_ascii_alphanumeric() | (c == b'-') | (c == b'_'))
+            });
+        if !chain_ok {
+            return None;
+        }
+        self.p = chain.end;
+        self.literal(b"\",\"kid\":\"")?;
+        let kid = self.p..self.next_quote(self.p)?;
+        let kid_ok = kid.len() <= 64
+            && b[kid.clone()].iter().fold(!kid.is_empty(), |all, &c| {
+                all & (c.is_ascii_alphanumeric() | matches!(c, b'.' | b'_' | b'-'))
+            });
+        if !kid_ok {
+            return None;
+        }
+        self.p = kid.end;
+        let cut_start = self.p + 2; // at `"mac"`
+        self.literal(b"\",\"mac\":\"")?;
+        let mac = self.hex64()?;
+        self.literal(b"\",")?;
+        let cut_end = self.p; // after the comma: at `"prev"`
+        self.literal(b"\"prev\":\"")?;
+        let prev = self.hex64()?;
+        self.literal(b"\",\"seq\":")?;
+        if self.peek()? == b'-' {
+            return None;
+        }
+        let (after, seq) = canonical_integer(b, self.p)?;
+        self.p = after;
+        self.literal(b",\"v\":1}")?;
+        Some(SealedLine {
+            audit: start..self.p,
+            chain,
+            kid,
+            mac,
+            prev,
+            seq,
+            action: None,
+            mac_cut: cut_start..cut_end,
+        })
+    }
+
+    /// 64 lowercase hex digits (followed by anything).
+    #[inline]
+    fn hex64(&mut self) -> Option<Range<usize>> {
+        let start = self.p;
+        let digits = self.b.get(start..start + 64)?;
+        // No early exit: this vectorizes.
+        let ok = digits
+            .iter()
+            .fold(true, |all, &c| all & matches!(c, b'0'..=b'9' | b'a'..=b'f'));
+        if !ok {
+            return None;
+        }
+        self.p = start + 64;
+        Some(start..self.p)
+    }
+}
+
+/// An integer in canonical form within ±(2^53 - 1) at `p` (a `-` or a digit): the position
+/// after it and its magnitude. A fraction or exponent would follow directly; callers only
+/// accept `,`, `}` or `]` after a value, so `1.5` and `1e3` are refused there.
+#[inline]
+fn canonical_integer(b: &[u8], p: usize) -> Option<(usize, u64)> {
+    let negative = b.get(p) == Some(&b'-');
+    let start = p + usize::from(negative);
+    let mut end = start;
+    while let Some(b'0'..=b'9') = b.get(end) {
+        end += 1;
+    }
+    let digits = &b[start..end];
+    if digits.is_empty() || digits.len() > 16 {
+        return None;
+    }
+    if digits[0] == b'0' && (digits.len() > 1 || negative) {
+        return None; // leading zero or -0
+    }
+    let magnitude = digits
+        .iter()
+        .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+    if magnitude > MAX_SAFE_INTEGER as u64 {
+        return None;
+    }
+    Some((end, magnitude))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -144,32 +527,7 @@ impl Scanner<'_> {
 
     /// An integer in canonical form within ±(2^53 - 1).
     fn number(&mut self) -> Option<()> {
-        let b = self.b;
-        let mut p = self.p;
-        let negative = b[p] == b'-';
-        if negative {
-            p += 1;
-        }
-        let start = p;
-        while let Some(b'0'..=b'9') = b.get(p) {
-            p += 1;
-        }
-        let digits = &b[start..p];
-        if digits.is_empty() || digits.len() > 16 {
-            return None;
-        }
-        if digits[0] == b'0' && (digits.len() > 1 || negative) {
-            return None; // leading zero or -0
-        }
-        let magnitude = digits
-            .iter()
-            .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
-        if magnitude > MAX_SAFE_INTEGER as u64 {
-            return None;
-        }
-        // A fraction or exponent would follow directly; the caller only accepts `,`, `}`
-        // or `]` (or the end) after a value, so `1.5` and `1e3` are refused there.
-        self.p = p;
+        self.p = canonical_integer(self.b, self.p)?.0;
         Some(())
     }
 
@@ -437,7 +795,15 @@ mod tests {
     fn check(line: &[u8]) -> bool {
         let mut buf = line.to_vec();
         buf.extend_from_slice(b"\n{\"next\":1}\n");
-        let Some((fast, len)) = scan_line(&buf) else {
+        // The hopper and the byte-wise scanner agree on every line.
+        let found = scan_line(&buf);
+        assert_eq!(
+            found,
+            scan_line_bytes(&buf),
+            "the two scanners disagree on {}",
+            String::from_utf8_lossy(line)
+        );
+        let Some((fast, len)) = found else {
             return false;
         };
         // A line ends at its first newline.
@@ -528,6 +894,88 @@ mod tests {
     }
 
     #[test]
+    fn line_bits_match_a_naive_scan() {
+        let alphabet: &[u8] = b"\"\"\"\\aZ0{}:,\x00\x1f\x20\x7f\x80\xc3\xff";
+        let mut x: u64 = 0x1234_5678_9abc_def1;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let lens = [
+            0,
+            1,
+            7,
+            8,
+            63,
+            64,
+            65,
+            127,
+            128,
+            129,
+            500,
+            2047,
+            HOP_MAX_LINE,
+        ];
+        for round in 0..3000 {
+            let len = if round < lens.len() * 20 {
+                lens[round % lens.len()]
+            } else {
+                (next() as usize) % (HOP_MAX_LINE + 1)
+            };
+            // Mostly plain bytes, with a few of each kind.
+            let line: Vec<u8> = (0..len)
+                .map(|_| {
+                    let r = next();
+                    if r % 8 == 0 {
+                        alphabet[(r >> 8) as usize % alphabet.len()]
+                    } else {
+                        b'a' + (r >> 8) as u8 % 26
+                    }
+                })
+                .collect();
+            let bits = line_bits(&line);
+            for i in 0..HOP_BLOCKS * 64 {
+                let set = bits.quotes[i / 64] >> (i % 64) & 1 == 1;
+                assert_eq!(set, line.get(i) == Some(&b'"'), "byte {i} of {line:?}");
+            }
+            assert_eq!(bits.control, line.iter().any(|&c| c < 0x20));
+            assert_eq!(bits.backslash, line.contains(&b'\\'));
+            assert_eq!(bits.ascii, line.is_ascii());
+        }
+    }
+
+    #[test]
+    fn long_lines_and_lines_with_escapes_take_the_byte_scanner() {
+        let (sk, _) = SealingKey::generate("k1", 4).unwrap();
+        let mut sealer = Sealer::with_chain_id(sk, "c1").unwrap();
+        for (len, escape) in [
+            (10, false),
+            (1800, false),
+            (2200, false),
+            (3000, true),
+            (10, true),
+        ] {
+            let mut r = Record::new("a.b", Outcome::Success, std::time::UNIX_EPOCH).unwrap();
+            let mut text = "x".repeat(len);
+            if escape {
+                text.push('"');
+            }
+            r.set_field("text", text);
+            let line = sealer.seal(r).unwrap().line;
+            let content = line.trim_end().as_bytes();
+            let hop = hop_line(content);
+            match hop {
+                Hop::Sealed(_) => assert!(content.len() <= HOP_MAX_LINE && !escape),
+                Hop::Unsupported => assert!(content.len() > HOP_MAX_LINE || escape),
+                Hop::Refused => panic!("a sealed line refused"),
+            }
+            assert!(check(content), "{len} {escape}");
+        }
+    }
+
+    #[test]
     fn sealed_lines_take_the_fast_path_and_agree() {
         // Lines with a key that needs escapes (the text is also used as a field name)
         // take the general path; all others are fast.
@@ -582,6 +1030,9 @@ mod tests {
         // path accepts identically (most mutants are refused by both).
         let lines = sealed_lines();
         let alphabet: &[u8] = b"\"\\{}[],:0123456789-.eEabcfnrtu \x00\x01\x1f\x7f\xc3\xa9\xff/";
+        // Half the rounds without backslashes, so that the hopper (which leaves lines with
+        // escapes to the byte-wise scanner) sees as many mutants as possible.
+        let no_backslash: &[u8] = b"\"{}[],:0123456789-.eEabcfnrtu \x00\x01\x1f\x7f\xc3\xa9\xff/";
         let mut x: u64 = 0x2545_f491_4f6c_dd1d;
         let mut next = move || {
             x ^= x << 13;
@@ -592,6 +1043,11 @@ mod tests {
         let mut accepted = 0;
         for round in 0..60_000 {
             let mut line = lines[round % lines.len()].as_bytes().to_vec();
+            let alphabet = if round % 2 == 0 {
+                alphabet
+            } else {
+                no_backslash
+            };
             for _ in 0..(1 + next() % 3) {
                 let at = (next() as usize) % (line.len() + 1);
                 let c = alphabet[(next() as usize) % alphabet.len()];

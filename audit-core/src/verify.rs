@@ -50,10 +50,10 @@ use sha2::{Digest, Sha256};
 
 use crate::canonical::{self, Object, ParseErrorKind, Value};
 use crate::checkpoint::Checkpoint;
-use crate::keys::{EpochCache, KeyError, Keyring};
+use crate::keys::{EpochCache, KeyError, Keyring, MacKey, VerificationKey};
 use crate::scan::{scan_line, SealedLine};
 use crate::seal::Integrity;
-use crate::signing::{line_mac, mac_input, mac_matches, ZERO_MAC};
+use crate::signing::{line_mac, mac_input, mac_matches_bytes, ZERO_MAC};
 use crate::sink::file::{FILE_OPEN_ACTION, RECOVERED_ACTION};
 
 /// The overall result of a verification.
@@ -437,9 +437,12 @@ pub struct Verifier {
     report: Report,
     chain: Option<String>,
     next_seq: u64,
-    last_mac: String,
+    /// The claimed MAC of the last record (ASCII).
+    last_mac: Vec<u8>,
     first_seq: u64,
     kids: BTreeSet<String>,
+    /// The key id of the last record (in `kids`).
+    last_kid: String,
     pending_bad: Option<BadLine>,
     expectations: BTreeMap<u64, Vec<Expectation>>,
 }
@@ -469,9 +472,10 @@ impl Verifier {
             report: Report::default(),
             chain: None,
             next_seq: 0,
-            last_mac: String::new(),
+            last_mac: Vec::new(),
             first_seq: 0,
             kids: BTreeSet::new(),
+            last_kid: String::new(),
             pending_bad: None,
             expectations: BTreeMap::new(),
         }
@@ -571,6 +575,7 @@ impl Verifier {
         self.next_seq = 0;
         self.last_mac.clear();
         self.kids.clear();
+        self.last_kid.clear();
         self.pending_bad = None;
         self.expectations.clear();
     }
@@ -609,17 +614,27 @@ impl Verifier {
             let workers = threads - 1;
             let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Vec<u8>)>(workers);
             let job_rx = Mutex::new(job_rx);
+            // Emptied result vectors, reused: a fresh one per chunk would be a large
+            // allocation (page faults, and zeroed pages) every time.
+            let pool: Mutex<Vec<Vec<(usize, Examined)>>> = Mutex::new(Vec::new());
+            let take = |pool: &Mutex<Vec<Vec<(usize, Examined)>>>| {
+                pool.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .pop()
+                    .unwrap_or_default()
+            };
             type Done = (u64, Vec<u8>, Vec<(usize, Examined)>);
             let (done_tx, done_rx) = mpsc::channel::<Done>();
             std::thread::scope(|scope| -> std::io::Result<()> {
                 for _ in 0..workers {
-                    let (job_rx, done_tx, keyring) = (&job_rx, done_tx.clone(), &keyring);
+                    let (job_rx, done_tx, keyring, pool) =
+                        (&job_rx, done_tx.clone(), &keyring, &pool);
                     scope.spawn(move || {
                         let mut examiner = Examiner::new(keyring, strict, fast);
                         loop {
                             let job = job_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
                             let Ok((index, chunk)) = job else { break };
-                            let mut examined = Vec::new();
+                            let mut examined = take(pool);
                             examiner.examine_chunk(&chunk, &mut examined);
                             if done_tx.send((index, chunk, examined)).is_err() {
                                 break;
@@ -652,7 +667,7 @@ impl Verifier {
                             Ok(()) => {}
                             Err(mpsc::TrySendError::Full((index, chunk)))
                             | Err(mpsc::TrySendError::Disconnected((index, chunk))) => {
-                                let mut examined = Vec::new();
+                                let mut examined = take(&pool);
                                 examiner.examine_chunk(&chunk, &mut examined);
                                 ready.insert(index, (chunk, examined));
                             }
@@ -664,6 +679,7 @@ impl Verifier {
                             &mut ready,
                             &mut applied,
                             &mut chunks,
+                            &pool,
                             name,
                             &mut line_no,
                             last_file,
@@ -682,6 +698,7 @@ impl Verifier {
                         &mut ready,
                         &mut applied,
                         &mut chunks,
+                        &pool,
                         name,
                         &mut line_no,
                         last_file,
@@ -706,18 +723,23 @@ impl Verifier {
         }
     }
 
-    /// Apply the examined chunks that are next in order.
+    /// Apply the examined chunks that are next in order, and give their buffers back.
+    #[allow(clippy::too_many_arguments)]
     fn apply_ready(
         &mut self,
         ready: &mut Ready,
         applied: &mut u64,
         chunks: &mut Chunker<'_>,
+        pool: &Mutex<Vec<Vec<(usize, Examined)>>>,
         file: &str,
         line_no: &mut u64,
         last_file: bool,
     ) {
-        while let Some((chunk, examined)) = ready.remove(applied) {
-            self.apply_chunk(file, line_no, &chunk, examined.into_iter(), last_file);
+        while let Some((chunk, mut examined)) = ready.remove(applied) {
+            self.apply_chunk(file, line_no, &chunk, examined.drain(..), last_file);
+            pool.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(examined);
             chunks.recycle(chunk);
             *applied += 1;
         }
@@ -875,23 +897,17 @@ impl Verifier {
     ) {
         let (chain, seq, kid, prev, mac, action, obj) = match &facts {
             Facts::Fast(s) => {
-                // One UTF-8 check for the four audit strings, which lie in `audit`.
-                let audit = std::str::from_utf8(&content[s.audit.clone()]).unwrap_or("");
-                let text = |r: &Range<usize>| {
-                    audit
-                        .get(r.start - s.audit.start..r.end - s.audit.start)
-                        .unwrap_or("")
-                };
-                let action = s.action.as_ref().map_or("", |r| {
-                    std::str::from_utf8(&content[r.clone()]).unwrap_or("")
-                });
+                // The chain id and the MACs are compared as bytes (the scanner checked they
+                // are ASCII); only the short key id and action are needed as text.
+                let text =
+                    |r: &Range<usize>| std::str::from_utf8(&content[r.clone()]).unwrap_or("");
                 (
-                    text(&s.chain),
+                    &content[s.chain.clone()],
                     s.seq,
                     text(&s.kid),
-                    text(&s.prev),
-                    text(&s.mac),
-                    action,
+                    &content[s.prev.clone()],
+                    &content[s.mac.clone()],
+                    s.action.as_ref().map_or("", text),
                     None,
                 )
             }
@@ -902,11 +918,11 @@ impl Verifier {
                     obj,
                 } = &**g;
                 (
-                    i.chain.as_str(),
+                    i.chain.as_bytes(),
                     i.seq,
                     i.kid.as_str(),
-                    i.prev.as_str(),
-                    i.mac.as_str(),
+                    i.prev.as_bytes(),
+                    i.mac.as_bytes(),
                     action.as_str(),
                     Some(obj),
                 )
@@ -988,7 +1004,8 @@ impl Verifier {
                     format!("seq {seq} is implausibly far ahead for a log of {} lines (epoch {epoch} of kid {kid:?}): not derived", self.report.lines),
                 );
                 self.next_seq = seq.saturating_add(1);
-                mac.clone_into(&mut self.last_mac);
+                self.last_mac.clear();
+                self.last_mac.extend_from_slice(mac);
                 return;
             }
             MacCheck::Mismatch => {
@@ -1019,16 +1036,22 @@ impl Verifier {
                 );
             }
         }
-        if !self.kids.contains(kid) {
-            self.kids.insert(kid.to_owned());
+        // Most records repeat the key id seen last.
+        if self.last_kid.is_empty() || self.last_kid != kid {
+            if !self.kids.contains(kid) {
+                self.kids.insert(kid.to_owned());
+            }
+            kid.clone_into(&mut self.last_kid);
         }
 
         // The chain.
         match &self.chain {
             None => {
-                self.chain = Some(chain.to_owned());
+                // Both paths checked the chain id is ASCII.
+                let chain = String::from_utf8_lossy(chain).into_owned();
+                self.load_expectations(&chain);
+                self.chain = Some(chain);
                 self.first_seq = seq;
-                self.load_expectations(chain);
                 if seq != 0 && !self.options.allow_partial_head {
                     self.finding(
                         FindingKind::Tampered,
@@ -1037,7 +1060,7 @@ impl Verifier {
                         Some(seq),
                         format!("the chain starts at seq {seq}: records 0..{} are missing (head of the log removed)", seq - 1),
                     );
-                } else if seq == 0 && prev != ZERO_MAC {
+                } else if seq == 0 && prev != ZERO_MAC.as_bytes() {
                     self.finding(
                         FindingKind::Tampered,
                         file,
@@ -1047,7 +1070,8 @@ impl Verifier {
                     );
                 }
             }
-            Some(c) if *c != chain => {
+            Some(c) if c.as_bytes() != chain => {
+                let chain = String::from_utf8_lossy(chain);
                 self.finding(
                     FindingKind::Tampered,
                     file,
@@ -1075,7 +1099,7 @@ impl Verifier {
                         Some(seq),
                         format!("seq {seq} comes after seq {}: a duplicated, inserted or reordered record", expected - 1),
                     );
-                } else if prev != self.last_mac {
+                } else if prev != self.last_mac.as_slice() {
                     self.finding(
                         FindingKind::Tampered,
                         file,
@@ -1090,7 +1114,7 @@ impl Verifier {
         if mac_ok {
             if let Some(exps) = self.expectations.get_mut(&seq) {
                 for e in exps.iter_mut() {
-                    e.matched = e.head == mac;
+                    e.matched = e.head.as_bytes() == mac;
                     if !e.matched {
                         let (kind, what) = match e.source {
                             Source::Checkpoint => (FindingKind::Tampered, "a signed checkpoint vouches for another record at this seq: the log was rewritten from here"),
@@ -1111,7 +1135,8 @@ impl Verifier {
             }
         }
         self.next_seq = seq.saturating_add(1);
-        mac.clone_into(&mut self.last_mac);
+        self.last_mac.clear();
+        self.last_mac.extend_from_slice(mac);
     }
 
     fn check_header(
@@ -1283,7 +1308,7 @@ impl Verifier {
                     chain,
                     first_seq: self.first_seq,
                     last_seq,
-                    head: self.last_mac.clone(),
+                    head: String::from_utf8_lossy(&self.last_mac).into_owned(),
                     records: self.next_seq.saturating_sub(self.first_seq),
                     kids: self.kids.iter().cloned().collect(),
                 });
@@ -1364,7 +1389,7 @@ fn check_mac(
     cache: &mut EpochCache,
     kid: &str,
     seq: u64,
-    claimed: &str,
+    claimed: &[u8],
     max_epoch: Option<u64>,
     input: MacInput<'_>,
 ) -> MacCheck {
@@ -1380,11 +1405,16 @@ fn check_mac(
     let Some(mk) = cache.mac_key(vk, epoch, max_epoch) else {
         return MacCheck::TooFar;
     };
+    mac_outcome(&mk, claimed, input)
+}
+
+/// Compute the MAC of `input` and compare it with the claimed one.
+fn mac_outcome(mk: &MacKey, claimed: &[u8], input: MacInput<'_>) -> MacCheck {
     let mac = match input {
-        MacInput::Cut(line, cut) => line_mac(&mk, line, cut),
+        MacInput::Cut(line, cut) => line_mac(mk, line, cut),
         MacInput::Tree(obj) => mk.mac(mac_input(obj).as_bytes()),
     };
-    if mac_matches(&mac, claimed) {
+    if mac_matches_bytes(&mac, claimed) {
         MacCheck::Verified
     } else {
         MacCheck::Mismatch
@@ -1398,6 +1428,9 @@ struct Examiner<'a> {
     strict: bool,
     fast: bool,
     cache: EpochCache,
+    /// The key and epoch of the last fast-path MAC check, with its MAC key: most lines of
+    /// a log share them, and this skips the keyring and cache look-ups.
+    hot: Option<(&'a VerificationKey, u64, MacKey)>,
 }
 
 impl<'a> Examiner<'a> {
@@ -1407,6 +1440,7 @@ impl<'a> Examiner<'a> {
             strict,
             fast,
             cache: EpochCache::default(),
+            hot: None,
         }
     }
 
@@ -1439,21 +1473,39 @@ impl<'a> Examiner<'a> {
         }
         let (s, len) = scan_line(rest)?;
         let content = &rest[..len];
-        let audit = std::str::from_utf8(&content[s.audit.clone()]).unwrap_or("");
-        let text = |r: &Range<usize>| {
-            audit
-                .get(r.start - s.audit.start..r.end - s.audit.start)
-                .unwrap_or("")
+        let kid = &content[s.kid.clone()];
+        let claimed = &content[s.mac.clone()];
+        let input = MacInput::Cut(content, s.mac_cut.clone());
+        let mac = match &self.hot {
+            Some((vk, epoch, mk)) if vk.kid().as_bytes() == kid && vk.epoch_of(s.seq) == *epoch => {
+                // The same outcome as `check_mac`, whose look-ups gave `mk` for this kid
+                // and epoch before.
+                mac_outcome(mk, claimed, input)
+            }
+            _ => {
+                // The scanner checked the key id is ASCII.
+                let kid = std::str::from_utf8(kid).unwrap_or("");
+                let mac = check_mac(
+                    self.keyring,
+                    &mut self.cache,
+                    kid,
+                    s.seq,
+                    claimed,
+                    None,
+                    input,
+                );
+                if matches!(mac, MacCheck::Verified | MacCheck::Mismatch) {
+                    // The key was found and its epoch derived: remember them.
+                    if let Some(vk) = self.keyring.get(kid) {
+                        let epoch = vk.epoch_of(s.seq);
+                        if let Some(mk) = self.cache.mac_key(vk, epoch, max_epoch_for(0)) {
+                            self.hot = Some((vk, epoch, mk));
+                        }
+                    }
+                }
+                mac
+            }
         };
-        let mac = check_mac(
-            self.keyring,
-            &mut self.cache,
-            text(&s.kid),
-            s.seq,
-            text(&s.mac),
-            None,
-            MacInput::Cut(content, s.mac_cut.clone()),
-        );
         Some((
             len,
             Examined::Sealed {
@@ -1487,7 +1539,7 @@ impl<'a> Examiner<'a> {
             &mut self.cache,
             &integrity.kid,
             integrity.seq,
-            &integrity.mac,
+            integrity.mac.as_bytes(),
             None,
             MacInput::Tree(&obj),
         );
