@@ -615,6 +615,21 @@ fn sample_record(inputs: &Inputs, i: u64) -> audit_layer::audit_core::record::Re
     r
 }
 
+/// The same record, built flat as an audited call builds it.
+fn sample_flat(inputs: &Inputs, i: u64) -> audit_layer::audit_core::flat::FlatRecord {
+    use audit_layer::audit_core::flat::FlatRecord;
+    use audit_layer::audit_core::record::Outcome;
+    let (u, ip, rid) = inputs.get(i);
+    let mut r = FlatRecord::new("auth.login", Outcome::Success, std::time::SystemTime::now())
+        .expect("record");
+    r.set_actor(u);
+    let _ = r.set("source.ip", ip);
+    let _ = r.set("http.request.id", rid);
+    r.set_duration(Duration::from_nanos(1234));
+    let _ = r.set("event.id", format!("{:016x}", i));
+    r
+}
+
 /// The components, each in ns per call.
 pub fn components(n: u64) -> Measures {
     use audit_layer::audit_core::canonical::Value;
@@ -672,6 +687,36 @@ pub fn components(n: u64) -> Measures {
         per_iter(n, |i| {
             let r = records[i as usize % INPUTS].clone();
             black_box(Value::Object(r.into_body()).to_canonical_string());
+        }),
+    ));
+    m.push((
+        "flat_build",
+        per_iter(n, |i| {
+            black_box(sample_flat(&inputs, i));
+        }),
+    ));
+    let flats: Vec<_> = (0..INPUTS as u64)
+        .map(|i| sample_flat(&inputs, i))
+        .collect();
+    m.push((
+        "flat_clone",
+        per_iter(n, |i| {
+            black_box(flats[i as usize % INPUTS].clone());
+        }),
+    ));
+    m.push((
+        "flat_clone_tree",
+        per_iter(n, |i| {
+            let r = flats[i as usize % INPUTS].clone();
+            black_box(r.into_unsealed(&policy));
+        }),
+    ));
+    let mut layouts = audit_layer::audit_core::layout::LayoutCache::new();
+    m.push((
+        "flat_clone_layout",
+        per_iter(n, |i| {
+            let r = flats[i as usize % INPUTS].clone();
+            black_box(layouts.unsealed(r, &policy));
         }),
     ));
     let (sk, _) = SealingKey::generate("bench", DEFAULT_EPOCH_LEN).expect("key");

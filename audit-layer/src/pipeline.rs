@@ -149,11 +149,18 @@ pub(crate) fn deliver_nowait(record: Result<FlatRecord, String>) -> Option<Durab
         Some(p) => {
             // Redacted and serialized here, on the caller's thread (the writer only seals),
             // from this thread's layouts: no lock, nothing shared.
-            let unsealed = LAYOUTS.with(|cache| match cache.try_borrow_mut() {
-                Ok(mut cache) => cache.unsealed(record, &p.redaction),
-                // Re-entered (a panic inside a drop inside the cache): take the tree path.
-                Err(_) => record.into_unsealed(&p.redaction),
-            });
+            // Checked first, so that the record is never moved into a closure that cannot
+            // run: the cache is gone while thread-locals are destroyed (an audited call in
+            // a thread-local's destructor) and busy if this is re-entered; nothing on this
+            // thread runs between the check and the use.
+            let usable = LAYOUTS
+                .try_with(|cache| cache.try_borrow_mut().is_ok())
+                .unwrap_or(false);
+            let unsealed = if usable {
+                LAYOUTS.with(|cache| cache.borrow_mut().unsealed(record, &p.redaction))
+            } else {
+                record.into_unsealed(&p.redaction)
+            };
             match p.writer.submit_unsealed_nowait(unsealed) {
                 Ok(wait) => return wait,
                 Err(e) => durable_result(Err(e)),
