@@ -32,7 +32,7 @@ use crate::canonical::{cmp_keys, write_int, write_string, Object, Value, MAX_SAF
 use crate::checkpoint::Checkpoint;
 use crate::keys::{KeyError, MacKey, SealingKey};
 use crate::record::Record;
-use crate::signing::{decode_mac, encode_mac_bytes, encode_mac_str, ZERO_MAC};
+use crate::signing::{decode_mac, encode_mac_bytes, ZERO_MAC};
 
 /// The format version written in `audit.v`.
 pub const FORMAT_VERSION: i64 = 1;
@@ -325,6 +325,25 @@ impl Sealer {
 
     /// Seal a record already serialized (see [`Unsealed`]).
     pub fn seal_unsealed(&mut self, record: &Unsealed) -> Result<Sealed, SealError> {
+        let mut line = Vec::with_capacity(record.json.len() + 300);
+        let seq = self.seal_unsealed_into(record, &mut line)?;
+        // Every piece appended is a `str`: the line is UTF-8.
+        let line = String::from_utf8(line).unwrap_or_default();
+        Ok(Sealed {
+            seq,
+            mac: self.prev.clone(),
+            line,
+        })
+    }
+
+    /// Seal a record already serialized and append its newline-terminated line to `out`
+    /// (the writer's batch), returning its `seq`: no line of its own is allocated, nothing
+    /// is moved once written.
+    pub fn seal_unsealed_into(
+        &mut self,
+        record: &Unsealed,
+        out: &mut Vec<u8>,
+    ) -> Result<u64, SealError> {
         let seq = self.next_seq;
         if seq > MAX_SAFE_INTEGER as u64 {
             return Err(SealError::ChainFull);
@@ -338,50 +357,52 @@ impl Sealer {
         }
         // The MAC covers the canonical form of the body with the integrity object
         // `{"chain","kid","prev","seq","v"}` in its place; the line is the same with
-        // `"mac":"<hex>",` inserted before `"prev"` (the canonical position of `mac` among
-        // those keys).
-        let (json, at) = (record.json.as_str(), record.audit_at);
-        let mut line = String::with_capacity(json.len() + 300);
-        line.push_str(&json[..at]);
-        if at > 1 {
-            line.push(',');
+        // `"mac":"<hex>",` before `"prev"` (the canonical place of `mac` among those keys).
+        let (json, at) = (record.json.as_bytes(), record.audit_at);
+        let (before, after) = json.split_at(at);
+        let lead: &[u8] = if at > 1 { b"," } else { b"" };
+        let trail: &[u8] = if at == 1 && json.len() > 2 { b"," } else { b"" };
+        let mut head = String::with_capacity(96);
+        let mut tail = String::with_capacity(112);
+        self.write_audit(&mut head, &mut tail, seq);
+        let mac = encode_mac_bytes(&self.mac_key.mac_parts(&[
+            before,
+            lead,
+            head.as_bytes(),
+            tail.as_bytes(),
+            trail,
+            after,
+        ]));
+        for part in [before, lead, head.as_bytes(), b"\"mac\":\""] {
+            out.extend_from_slice(part);
         }
-        let mac_at = self.write_audit(&mut line, seq);
-        if at == 1 && json.len() > 2 {
-            line.push(',');
+        out.extend_from_slice(&mac);
+        for part in [b"\",", tail.as_bytes(), trail, after, b"\n"] {
+            out.extend_from_slice(part);
         }
-        line.push_str(&json[at..]);
-        let hex = encode_mac_bytes(&self.mac_key.mac(line.as_bytes()));
-        let mac = encode_mac_str(&hex);
-        // `"mac":"<64 hex digits>",`: hex needs no escaping.
-        let mut member = [0u8; 73];
-        member[..7].copy_from_slice(b"\"mac\":\"");
-        member[7..71].copy_from_slice(&hex);
-        member[71..].copy_from_slice(b"\",");
-        line.insert_str(mac_at, std::str::from_utf8(&member).unwrap_or_default());
-        line.push('\n');
         self.next_seq = seq + 1;
-        self.prev.clone_from(&mac);
-        Ok(Sealed { seq, mac, line })
+        self.prev.clear();
+        // Hex digits: always UTF-8.
+        self.prev
+            .push_str(std::str::from_utf8(&mac).unwrap_or_default());
+        Ok(seq)
     }
 
-    /// Append `"audit":{"chain":..,"kid":..,"prev":..,"seq":..,"v":1}` and return where the
-    /// `mac` member goes (before `"prev"`).
-    fn write_audit(&self, out: &mut String, seq: u64) -> usize {
-        out.push_str("\"audit\":{\"chain\":");
-        write_string(out, &self.chain);
-        out.push_str(",\"kid\":");
-        write_string(out, self.key.kid());
-        out.push(',');
-        let mac_at = out.len();
-        out.push_str("\"prev\":");
-        write_string(out, &self.prev);
-        out.push_str(",\"seq\":");
-        write_int(out, seq as i64);
-        out.push_str(",\"v\":");
-        write_int(out, FORMAT_VERSION);
-        out.push('}');
-        mac_at
+    /// The integrity object without its `mac`: `"audit":{"chain":..,"kid":..,` into `head`,
+    /// `"prev":..,"seq":..,"v":1}` into `tail` (`mac` goes between them).
+    fn write_audit(&self, head: &mut String, tail: &mut String, seq: u64) {
+        head.push_str("\"audit\":{\"chain\":");
+        write_string(head, &self.chain);
+        head.push_str(",\"kid\":");
+        write_string(head, self.key.kid());
+        head.push(',');
+        tail.push_str("\"prev\":");
+        write_string(tail, &self.prev);
+        tail.push_str(",\"seq\":");
+        write_int(tail, seq as i64);
+        tail.push_str(",\"v\":");
+        write_int(tail, FORMAT_VERSION);
+        tail.push('}');
     }
 
     /// A signed checkpoint of the current head, to publish to a witness.

@@ -341,6 +341,12 @@ impl FileLog {
         Ok(self.sealer.seal_unsealed(&record.into())?)
     }
 
+    /// [`seal`](FileLog::seal) one record, appending its line to `out` (a batch to write
+    /// with [`write_sealed`](FileLog::write_sealed)); returns its `seq`.
+    pub fn seal_into(&mut self, record: &Unsealed, out: &mut Vec<u8>) -> Result<u64, SinkError> {
+        Ok(self.sealer.seal_unsealed_into(record, out)?)
+    }
+
     /// Append already sealed, newline-terminated lines with one `write`. On failure the
     /// file is cut back to its last whole line, so a later retry of the same bytes leaves no
     /// torn line; if even that fails, the error says so and the next write retries the cut.

@@ -793,9 +793,8 @@ impl Worker {
         if !self.buf.is_empty() && sealer.next_seq().is_multiple_of(sealer.key().epoch_len()) {
             self.write_and_sync(false);
         }
-        match self.log.seal(record) {
-            Ok(sealed) => {
-                self.buf.extend_from_slice(sealed.line.as_bytes());
+        match self.log.seal_into(&record, &mut self.buf) {
+            Ok(_) => {
                 self.buf_records += 1;
                 if let Some(a) = ack {
                     self.waiting.push(a);
