@@ -124,9 +124,50 @@ impl FlatRecord {
         Ok(())
     }
 
+    /// A named value as the macros record it: at its path when `name` is a dotted path that
+    /// [`set`](FlatRecord::set) accepts (`source.ip`), otherwise under `fields` (`method`,
+    /// `a..b`, `audit.seq`). Returns whether it went to its path. Checks the path once.
+    ///
+    /// ```
+    /// use audit_core::flat::FlatRecord;
+    /// use audit_core::record::Outcome;
+    /// let mut flat = FlatRecord::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?;
+    /// assert!(flat.set_or_field("source.ip", "192.0.2.7"));
+    /// assert!(!flat.set_or_field("method", "password"));
+    /// assert!(!flat.set_or_field("audit.seq", 7));
+    /// let body = flat.into_record().into_body();
+    /// assert!(body.get("fields").unwrap().as_object().unwrap().contains_key("audit.seq"));
+    /// # Ok::<(), audit_core::record::RecordError>(())
+    /// ```
+    pub fn set_or_field(&mut self, name: impl Into<Key>, value: impl Into<Value>) -> bool {
+        let name = name.into();
+        let placed = name.contains('.') && crate::record::can_set(&name);
+        self.members.push(Member {
+            path: name,
+            under_fields: !placed,
+            value: value.into(),
+        });
+        placed
+    }
+
     /// [`Record::set_actor`]: `user.id`.
     pub fn set_actor(&mut self, id: impl Into<Value>) {
         self.push("user.id", id);
+    }
+
+    /// `event.id`: this action's unique id.
+    pub fn set_event_id(&mut self, id: impl Into<Value>) {
+        self.push("event.id", id);
+    }
+
+    /// `event.parent_id`: the id of the action this one ran inside.
+    pub fn set_parent_event_id(&mut self, id: impl Into<Value>) {
+        self.push("event.parent_id", id);
+    }
+
+    /// `resource.id`: what the action was done to.
+    pub fn set_resource(&mut self, id: impl Into<Value>) {
+        self.push("resource.id", id);
     }
 
     /// [`Record::set_reason`]: `event.reason`.

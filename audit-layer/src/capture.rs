@@ -164,7 +164,7 @@ impl Capture {
             record.set_actor(as_text(actor));
         }
         if let Some(resource) = self.resource {
-            let _ = record.set("resource.id", as_text(resource));
+            record.set_resource(as_text(resource));
         }
         for (path, value) in self.context {
             let _ = record.set(path, value);
@@ -179,27 +179,23 @@ impl Capture {
             } else {
                 value
             };
-            let placed = name.contains('.') && audit_core::record::can_set(&name);
-            if is_forced {
+            let forced_name = is_forced.then(|| name.to_string());
+            let placed = record.set_or_field(name, value);
+            if let Some(name) = forced_name {
                 forced.push(if placed {
-                    name.to_string()
+                    name
                 } else {
                     format!("{}.{name}", audit_core::record::FIELDS_KEY)
                 });
-            }
-            if placed {
-                let _ = record.set(name, value);
-            } else {
-                record.set_field(name, value);
             }
         }
         if let Some(reason) = report.reason {
             record.set_reason(reason);
         }
         record.set_duration(duration);
-        let _ = record.set("event.id", self.event_id);
+        record.set_event_id(self.event_id);
         if let Some(parent) = self.parent_id {
-            let _ = record.set("event.parent_id", parent);
+            record.set_parent_event_id(parent);
         }
         if !forced.is_empty() {
             forced.sort();
