@@ -114,11 +114,9 @@ enum Hop {
     Unsupported,
 }
 
-/// The facts of one pass over a whole line: its quote mask (bit `i % 64` of word `i / 64`
-/// is set when byte `i` is `"`), and whether any byte is below 0x20, a backslash, or
-/// above 0x7F.
+/// The facts of one pass over a whole line besides its quote mask: whether any byte is
+/// below 0x20, a backslash, or above 0x7F.
 struct LineBits {
-    quotes: [u64; HOP_BLOCKS],
     control: bool,
     backslash: bool,
     ascii: bool,
@@ -127,13 +125,13 @@ struct LineBits {
 /// The facts of `line` (at most [`HOP_MAX_LINE`] bytes), in loops written without early
 /// exits so that they vectorize: running minimum, maximum and backslash folds over the whole
 /// line, and per 64-byte block a flag byte per quote, packed eight at a time into mask bits
-/// by a multiplication.
-fn line_bits(line: &[u8]) -> LineBits {
+/// by a multiplication, written to `quotes` (bit `i % 64` of word `i / 64` is set when byte
+/// `i` is `"`; `quotes` starts zeroed) where it lies: returning it would copy it.
+fn line_bits(line: &[u8], quotes: &mut [u64; HOP_BLOCKS]) -> LineBits {
     debug_assert!(line.len() <= HOP_MAX_LINE);
     let min = line.iter().fold(0xFFu8, |a, &c| a.min(c));
     let max = line.iter().fold(0u8, |a, &c| a.max(c));
     let backslash = line.iter().fold(false, |a, &c| a | (c == b'\\'));
-    let mut quotes = [0u64; HOP_BLOCKS];
     let mut chunks = line.chunks_exact(64);
     for (blk, m) in chunks.by_ref().zip(quotes.iter_mut()) {
         *m = quote_mask(blk);
@@ -143,7 +141,6 @@ fn line_bits(line: &[u8]) -> LineBits {
         quotes[line.len() / 64] = quote_mask(rest);
     }
     LineBits {
-        quotes,
         control: min < 0x20,
         backslash,
         ascii: max < 0x80,
@@ -173,7 +170,8 @@ fn hop_line(line: &[u8]) -> Hop {
     if line.len() > HOP_MAX_LINE {
         return Hop::Unsupported;
     }
-    let bits = line_bits(line);
+    let mut quotes = [0u64; HOP_BLOCKS];
+    let bits = line_bits(line, &mut quotes);
     if bits.control {
         // A canonical line has no raw byte below 0x20: strings escape them, and there is
         // no whitespace between tokens.
@@ -189,7 +187,7 @@ fn hop_line(line: &[u8]) -> Hop {
     }
     let mut h = Hopper {
         b: line,
-        quotes: &bits.quotes,
+        quotes: &quotes,
         ascii: bits.ascii,
         p: 0,
         audit: None,
@@ -935,9 +933,10 @@ mod tests {
                     }
                 })
                 .collect();
-            let bits = line_bits(&line);
+            let mut quotes = [0u64; HOP_BLOCKS];
+            let bits = line_bits(&line, &mut quotes);
             for i in 0..HOP_BLOCKS * 64 {
-                let set = bits.quotes[i / 64] >> (i % 64) & 1 == 1;
+                let set = quotes[i / 64] >> (i % 64) & 1 == 1;
                 assert_eq!(set, line.get(i) == Some(&b'"'), "byte {i} of {line:?}");
             }
             assert_eq!(bits.control, line.iter().any(|&c| c < 0x20));

@@ -43,7 +43,7 @@ use std::fs::File;
 use std::io::Read;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Mutex};
+use std::sync::{mpsc, Condvar, Mutex};
 use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
@@ -587,7 +587,7 @@ impl Verifier {
     fn walk(
         &mut self,
         name: &str,
-        input: &mut dyn Read,
+        input: &mut (dyn Read + Send),
         size: u64,
         last_file: bool,
     ) -> std::io::Result<()> {
@@ -606,107 +606,7 @@ impl Verifier {
                 chunks.recycle(chunk);
             }
         } else {
-            // `threads - 1` workers examine chunks; this thread reads, examines a chunk
-            // itself whenever every worker is busy (so the split balances itself), and
-            // applies the results in order.
-            let keyring = self.keyring.clone();
-            let (strict, fast) = (self.options.strict_canonical, self.fast_path);
-            let workers = threads - 1;
-            let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Vec<u8>)>(workers);
-            let job_rx = Mutex::new(job_rx);
-            // Emptied result vectors, reused: a fresh one per chunk would be a large
-            // allocation (page faults, and zeroed pages) every time.
-            let pool: Mutex<Vec<Vec<(usize, Examined)>>> = Mutex::new(Vec::new());
-            let take = |pool: &Mutex<Vec<Vec<(usize, Examined)>>>| {
-                pool.lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .pop()
-                    .unwrap_or_default()
-            };
-            type Done = (u64, Vec<u8>, Vec<(usize, Examined)>);
-            let (done_tx, done_rx) = mpsc::channel::<Done>();
-            std::thread::scope(|scope| -> std::io::Result<()> {
-                for _ in 0..workers {
-                    let (job_rx, done_tx, keyring, pool) =
-                        (&job_rx, done_tx.clone(), &keyring, &pool);
-                    scope.spawn(move || {
-                        let mut examiner = Examiner::new(keyring, strict, fast);
-                        loop {
-                            let job = job_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
-                            let Ok((index, chunk)) = job else { break };
-                            let mut examined = take(pool);
-                            examiner.examine_chunk(&chunk, &mut examined);
-                            if done_tx.send((index, chunk, examined)).is_err() {
-                                break;
-                            }
-                        }
-                    });
-                }
-                drop(done_tx);
-                let mut examiner = Examiner::new(&keyring, strict, fast);
-                let (mut sent, mut applied) = (0u64, 0u64);
-                let mut ready: Ready = BTreeMap::new();
-                let mut eof = false;
-                loop {
-                    // Bounded: at most this many chunks in memory.
-                    while !eof && sent - applied < 2 * threads as u64 + 2 {
-                        let chunk = match chunks.next_chunk() {
-                            Ok(Some(chunk)) => chunk,
-                            Ok(None) => {
-                                eof = true;
-                                break;
-                            }
-                            Err(e) => {
-                                drop(job_tx);
-                                return Err(e);
-                            }
-                        };
-                        let index = sent;
-                        sent += 1;
-                        match job_tx.try_send((index, chunk)) {
-                            Ok(()) => {}
-                            Err(mpsc::TrySendError::Full((index, chunk)))
-                            | Err(mpsc::TrySendError::Disconnected((index, chunk))) => {
-                                let mut examined = take(&pool);
-                                examiner.examine_chunk(&chunk, &mut examined);
-                                ready.insert(index, (chunk, examined));
-                            }
-                        }
-                        while let Ok((index, chunk, examined)) = done_rx.try_recv() {
-                            ready.insert(index, (chunk, examined));
-                        }
-                        self.apply_ready(
-                            &mut ready,
-                            &mut applied,
-                            &mut chunks,
-                            &pool,
-                            name,
-                            &mut line_no,
-                            last_file,
-                        );
-                    }
-                    if applied == sent {
-                        break;
-                    }
-                    if !ready.contains_key(&applied) {
-                        let Ok((index, chunk, examined)) = done_rx.recv() else {
-                            break; // a worker panicked; the scope re-raises it
-                        };
-                        ready.insert(index, (chunk, examined));
-                    }
-                    self.apply_ready(
-                        &mut ready,
-                        &mut applied,
-                        &mut chunks,
-                        &pool,
-                        name,
-                        &mut line_no,
-                        last_file,
-                    );
-                }
-                drop(job_tx);
-                Ok(())
-            })?;
+            self.walk_parallel(name, chunks, threads, &mut line_no, last_file)?;
         }
         self.end_file(name, line_no, last_file);
         Ok(())
@@ -723,26 +623,100 @@ impl Verifier {
         }
     }
 
-    /// Apply the examined chunks that are next in order, and give their buffers back.
-    #[allow(clippy::too_many_arguments)]
-    fn apply_ready(
+    /// [`walk`](Self::walk) on `threads` threads: `threads - 1` workers and this one each
+    /// take the next chunk from the shared reader (so a chunk is read on the core that
+    /// examines it, and stays in its cache) and examine it; this thread also applies the
+    /// examined chunks in order. At most [`in_flight`] chunks are read and not yet applied.
+    fn walk_parallel(
         &mut self,
-        ready: &mut Ready,
-        applied: &mut u64,
-        chunks: &mut Chunker<'_>,
-        pool: &Mutex<Vec<Vec<(usize, Examined)>>>,
-        file: &str,
+        name: &str,
+        chunks: Chunker<'_>,
+        threads: usize,
         line_no: &mut u64,
         last_file: bool,
-    ) {
-        while let Some((chunk, mut examined)) = ready.remove(applied) {
-            self.apply_chunk(file, line_no, &chunk, examined.drain(..), last_file);
-            pool.lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(examined);
-            chunks.recycle(chunk);
-            *applied += 1;
-        }
+    ) -> std::io::Result<()> {
+        let keyring = self.keyring.clone();
+        let (strict, fast) = (self.options.strict_canonical, self.fast_path);
+        let limit = in_flight(threads);
+        let feed = Mutex::new(Feed {
+            chunks,
+            sent: 0,
+            applied: 0,
+            done: false,
+            error: None,
+        });
+        let turn = Condvar::new();
+        // Emptied result vectors, reused.
+        let pool: Mutex<Vec<Vec<Item>>> = Mutex::new(Vec::new());
+        let take = |pool: &Mutex<Vec<Vec<Item>>>| lock(pool).pop().unwrap_or_default();
+        type Done = (u64, Vec<u8>, Vec<Item>);
+        let (done_tx, done_rx) = mpsc::channel::<Done>();
+        std::thread::scope(|scope| {
+            for _ in 1..threads {
+                let (feed, turn, done_tx, keyring, pool) =
+                    (&feed, &turn, done_tx.clone(), &keyring, &pool);
+                scope.spawn(move || {
+                    // A worker that panics stops the others, so that the walk sees every
+                    // sender gone instead of waiting for the lost chunk.
+                    let _stop = StopOnPanic(feed, turn);
+                    let mut examiner = Examiner::new(keyring, strict, fast);
+                    while let Some((index, chunk)) = next_job(feed, turn, limit, true) {
+                        let mut items = take(pool);
+                        examiner.examine_chunk(&chunk, &mut items);
+                        if done_tx.send((index, chunk, items)).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(done_tx);
+            let _stop = StopOnPanic(&feed, &turn);
+            let mut examiner = Examiner::new(&keyring, strict, fast);
+            let mut ready: Ready = BTreeMap::new();
+            let mut applied = 0u64;
+            let mut spent = Vec::new();
+            loop {
+                while let Ok((index, chunk, items)) = done_rx.try_recv() {
+                    ready.insert(index, (chunk, items));
+                }
+                while let Some((chunk, mut items)) = ready.remove(&applied) {
+                    self.apply_chunk(name, line_no, &chunk, items.drain(..), last_file);
+                    lock(&pool).push(items);
+                    spent.push(chunk);
+                    applied += 1;
+                }
+                {
+                    let mut f = lock(&feed);
+                    if !spent.is_empty() || f.applied != applied {
+                        for buf in spent.drain(..) {
+                            f.chunks.recycle(buf);
+                        }
+                        f.applied = applied;
+                        turn.notify_all();
+                    }
+                    if f.done && f.sent == applied {
+                        break;
+                    }
+                }
+                // This thread examines the next chunk itself when it may be read now;
+                // otherwise it waits for a worker's.
+                if let Some((index, chunk)) = next_job(&feed, &turn, limit, false) {
+                    let mut items = take(&pool);
+                    examiner.examine_chunk(&chunk, &mut items);
+                    ready.insert(index, (chunk, items));
+                } else if !ready.contains_key(&applied) {
+                    let Ok((index, chunk, items)) = done_rx.recv() else {
+                        break; // a worker panicked; the scope re-raises it
+                    };
+                    ready.insert(index, (chunk, items));
+                }
+            }
+            let mut f = lock(&feed);
+            f.done = true;
+            turn.notify_all();
+        });
+        let error = lock(&feed).error.take();
+        error.map_or(Ok(()), Err)
     }
 
     fn apply_chunk(
@@ -750,15 +724,72 @@ impl Verifier {
         file: &str,
         line_no: &mut u64,
         chunk: &[u8],
-        examined: impl Iterator<Item = (usize, Examined)>,
+        items: impl Iterator<Item = Item>,
         last_file: bool,
     ) {
         let mut at = 0;
-        for (len, ex) in examined {
-            *line_no += 1;
-            self.line(file, *line_no, &chunk[at..at + len], ex, last_file);
-            at += len;
+        for item in items {
+            match item {
+                Item::Line(len, ex) => {
+                    *line_no += 1;
+                    self.line(file, *line_no, &chunk[at..at + len], ex, last_file);
+                    at += len;
+                }
+                Item::Run(run) => {
+                    at = run.bytes.end;
+                    self.run(file, line_no, chunk, run, last_file);
+                }
+            }
         }
+    }
+
+    /// Apply a [`Run`]: when the walk is where the run's first line expects it (the same
+    /// chain and key id, the next seq, the last MAC as `prev`, no pending bad line, no
+    /// expectation on the way), every line of it verifies and links without a finding, and
+    /// this applies them at once. Otherwise the lines are examined again one by one and
+    /// applied as single lines, so the report is the same either way.
+    fn run(&mut self, file: &str, line_no: &mut u64, chunk: &[u8], run: Run, last_file: bool) {
+        let at_once = *line_no > 0
+            && self.pending_bad.is_none()
+            && self.chain.as_ref().map(String::as_bytes) == Some(&chunk[run.chain.clone()])
+            && self.last_kid.as_bytes() == &chunk[run.kid.clone()]
+            && self.next_seq == run.first_seq
+            && self.last_mac.as_slice() == &chunk[run.first_prev.clone()]
+            && self
+                .expectations
+                .range(run.first_seq..=run.last_seq)
+                .next()
+                .is_none();
+        if !at_once {
+            let keyring = self.keyring.clone();
+            let mut examiner =
+                Examiner::new(&keyring, self.options.strict_canonical, self.fast_path);
+            examiner.runs = false;
+            let mut items = Vec::new();
+            examiner.examine_chunk(&chunk[run.bytes.clone()], &mut items);
+            self.apply_chunk(
+                file,
+                line_no,
+                &chunk[run.bytes],
+                items.into_iter(),
+                last_file,
+            );
+            return;
+        }
+        *line_no += run.lines;
+        self.report.lines += run.lines;
+        self.report.verified += run.lines;
+        let base = self.report.bytes;
+        self.report.bytes += run.bytes.len() as u64;
+        if let Some(p) = self.progress.as_mut() {
+            // After each line, as for single lines (every line of a run ends in a newline).
+            for nl in memchr::memchr_iter(b'\n', &chunk[run.bytes.clone()]) {
+                p(base + nl as u64 + 1);
+            }
+        }
+        self.next_seq = run.last_seq.saturating_add(1);
+        self.last_mac.clear();
+        self.last_mac.extend_from_slice(&chunk[run.last_mac]);
     }
 
     fn end_file(&mut self, name: &str, lines: u64, last_file: bool) {
@@ -1318,9 +1349,83 @@ impl Verifier {
     }
 }
 
-/// Examined chunks waiting to be applied, by index: the chunk and, per line, its length and
-/// what was found.
-type Ready = BTreeMap<u64, (Vec<u8>, Vec<(usize, Examined)>)>;
+/// Examined chunks waiting to be applied, by index: the chunk and what was found in it.
+type Ready = BTreeMap<u64, (Vec<u8>, Vec<Item>)>;
+
+/// The shared reader of a parallel walk.
+struct Feed<'a> {
+    chunks: Chunker<'a>,
+    /// Chunks read.
+    sent: u64,
+    /// Chunks applied to the walk.
+    applied: u64,
+    /// Nothing more to read: the end of the input, a read error, or a stopped walk.
+    done: bool,
+    error: Option<std::io::Error>,
+}
+
+/// Chunks read and not yet applied, at most, on `threads` threads.
+fn in_flight(threads: usize) -> u64 {
+    2 * threads as u64 + 2
+}
+
+/// Lock, ignoring poisoning (the data stays consistent: nothing panics while holding it).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Read the next chunk and number it, when fewer than `limit` are in flight: waiting for
+/// room when `wait`, else returning `None` at once. `None` also at the end.
+fn next_job(
+    feed: &Mutex<Feed<'_>>,
+    turn: &Condvar,
+    limit: u64,
+    wait: bool,
+) -> Option<(u64, Vec<u8>)> {
+    let mut f = lock(feed);
+    loop {
+        if f.done {
+            return None;
+        }
+        if f.sent - f.applied < limit {
+            break;
+        }
+        if !wait {
+            return None;
+        }
+        f = turn.wait(f).unwrap_or_else(|p| p.into_inner());
+    }
+    match f.chunks.next_chunk() {
+        Ok(Some(chunk)) => {
+            let index = f.sent;
+            f.sent += 1;
+            Some((index, chunk))
+        }
+        Ok(None) => {
+            f.done = true;
+            turn.notify_all();
+            None
+        }
+        Err(e) => {
+            f.error = Some(e);
+            f.done = true;
+            turn.notify_all();
+            None
+        }
+    }
+}
+
+/// Ends the walk's reading when dropped during a panic.
+struct StopOnPanic<'f, 'a>(&'f Mutex<Feed<'a>>, &'f Condvar);
+
+impl Drop for StopOnPanic<'_, '_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            lock(self.0).done = true;
+            self.1.notify_all();
+        }
+    }
+}
 
 /// Bytes of whole lines handed to a worker at a time.
 const CHUNK_BYTES: usize = 1 << 20;
@@ -1345,6 +1450,48 @@ enum Examined {
     },
     /// A sealed record whose integrity object is valid.
     Sealed { facts: Facts, mac: MacCheck },
+}
+
+/// What examining a chunk found, in order.
+enum Item {
+    /// One line: its length (with its newline) and what was found.
+    Line(usize, Examined),
+    /// Consecutive lines that each extend the chain of the line before them.
+    Run(Run),
+}
+
+/// Consecutive lines of a chunk, each of which took the fast path, has a MAC that verified,
+/// and extends the chain of the line before it (also such a line): the same chain id and
+/// key id, the next seq, `prev` equal to its MAC, and an action other than the file
+/// header's. A run never starts a chunk: the line it extends comes first, as an
+/// [`Item::Line`]. Ranges are positions in the chunk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Run {
+    /// The lines, with their newlines.
+    bytes: Range<usize>,
+    /// How many.
+    lines: u64,
+    /// The chain id of every line.
+    chain: Range<usize>,
+    /// The key id of every line.
+    kid: Range<usize>,
+    /// The seq of the first line.
+    first_seq: u64,
+    /// The `prev` of the first line.
+    first_prev: Range<usize>,
+    /// The seq of the last line.
+    last_seq: u64,
+    /// The MAC of the last line.
+    last_mac: Range<usize>,
+}
+
+/// The line before, while examining a chunk, when it took the fast path and its MAC
+/// verified: what the next line must match to extend a [`Run`].
+struct Tail {
+    chain: Range<usize>,
+    kid: Range<usize>,
+    seq: u64,
+    mac: Range<usize>,
 }
 
 /// A sealed record's integrity object and action.
@@ -1431,6 +1578,9 @@ struct Examiner<'a> {
     /// The key and epoch of the last fast-path MAC check, with its MAC key: most lines of
     /// a log share them, and this skips the keyring and cache look-ups.
     hot: Option<(&'a VerificationKey, u64, MacKey)>,
+    /// Gather lines that extend the chain into [`Run`]s (off when the walk re-examines a
+    /// run line by line).
+    runs: bool,
 }
 
 impl<'a> Examiner<'a> {
@@ -1441,33 +1591,83 @@ impl<'a> Examiner<'a> {
             fast,
             cache: EpochCache::default(),
             hot: None,
+            runs: true,
         }
     }
 
-    /// Examine every line of `chunk`, pushing each line's length (with its newline) and
-    /// what was found.
-    fn examine_chunk(&mut self, chunk: &[u8], out: &mut Vec<(usize, Examined)>) {
-        out.reserve(chunk.len() / 256);
+    /// Examine every line of `chunk`, pushing what was found: per line its length (with its
+    /// newline) and what was found, except that consecutive fast-path lines that extend the
+    /// chain of the line before them are pushed together as one [`Run`].
+    fn examine_chunk(&mut self, chunk: &[u8], out: &mut Vec<Item>) {
         let mut at = 0;
+        // The previous line of the chunk, when it took the fast path and its MAC verified.
+        let mut tail: Option<Tail> = None;
         while at < chunk.len() {
             let rest = &chunk[at..];
-            let (len, examined) = match self.examine_fast(rest) {
-                Some((content_len, examined)) => (content_len + 1, examined),
-                None => {
-                    let len = rest
-                        .iter()
-                        .position(|&b| b == b'\n')
-                        .map_or(rest.len(), |i| i + 1);
-                    (len, self.examine(&rest[..len]))
-                }
+            let Some((s, content_len, mac)) = self.examine_fast(rest) else {
+                let len = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
+                out.push(Item::Line(len, self.examine(&rest[..len])));
+                tail = None;
+                at += len;
+                continue;
             };
-            out.push((len, examined));
+            let len = content_len + 1;
+            let line = &rest[..content_len];
+            let verified = mac == MacCheck::Verified;
+            let links = verified
+                && self.runs
+                && tail.as_ref().is_some_and(|t| {
+                    s.seq == t.seq + 1
+                        && line[s.prev.clone()] == chunk[t.mac.clone()]
+                        && line[s.chain.clone()] == chunk[t.chain.clone()]
+                        && line[s.kid.clone()] == chunk[t.kid.clone()]
+                        && s.action
+                            .as_ref()
+                            .is_none_or(|a| &line[a.clone()] != FILE_OPEN_ACTION.as_bytes())
+                });
+            let shift = |r: &Range<usize>| r.start + at..r.end + at;
+            if links {
+                match out.last_mut() {
+                    Some(Item::Run(run)) if run.bytes.end == at => {
+                        run.bytes.end += len;
+                        run.lines += 1;
+                        run.last_seq = s.seq;
+                        run.last_mac = shift(&s.mac);
+                    }
+                    _ => out.push(Item::Run(Run {
+                        bytes: at..at + len,
+                        lines: 1,
+                        chain: shift(&s.chain),
+                        kid: shift(&s.kid),
+                        first_seq: s.seq,
+                        first_prev: shift(&s.prev),
+                        last_seq: s.seq,
+                        last_mac: shift(&s.mac),
+                    })),
+                }
+            }
+            tail = verified.then(|| Tail {
+                chain: shift(&s.chain),
+                kid: shift(&s.kid),
+                seq: s.seq,
+                mac: shift(&s.mac),
+            });
+            if !links {
+                out.push(Item::Line(
+                    len,
+                    Examined::Sealed {
+                        facts: Facts::Fast(s),
+                        mac,
+                    },
+                ));
+            }
             at += len;
         }
     }
 
-    /// The fast path on the line at the start of `rest` (see [`scan_line`]).
-    fn examine_fast(&mut self, rest: &[u8]) -> Option<(usize, Examined)> {
+    /// The fast path on the line at the start of `rest` (see [`scan_line`]): what it
+    /// found, the line's length without its newline, and the MAC check.
+    fn examine_fast(&mut self, rest: &[u8]) -> Option<(SealedLine, usize, MacCheck)> {
         if !(self.strict && self.fast) {
             return None;
         }
@@ -1506,13 +1706,7 @@ impl<'a> Examiner<'a> {
                 mac
             }
         };
-        Some((
-            len,
-            Examined::Sealed {
-                facts: Facts::Fast(s),
-                mac,
-            },
-        ))
+        Some((s, len, mac))
     }
 
     /// The general path: parse the line into a value tree.
@@ -1587,7 +1781,7 @@ fn parse_record(strict: bool, content: &[u8]) -> Result<Object, (String, Option<
 
 /// Cuts an input into chunks of whole lines (the last one may lack its newline).
 struct Chunker<'a> {
-    input: &'a mut dyn Read,
+    input: &'a mut (dyn Read + Send),
     size: usize,
     carry: Vec<u8>,
     spare: Vec<Vec<u8>>,
@@ -1595,7 +1789,7 @@ struct Chunker<'a> {
 }
 
 impl<'a> Chunker<'a> {
-    fn new(input: &'a mut dyn Read, size: usize) -> Chunker<'a> {
+    fn new(input: &'a mut (dyn Read + Send), size: usize) -> Chunker<'a> {
         Chunker {
             input,
             size: size.max(1),
@@ -1802,5 +1996,207 @@ mod tests {
         assert_eq!(par.verify_files(std::slice::from_ref(&path)).unwrap(), seq);
         assert_eq!(seq.verdict(), Verdict::Ok);
         assert_eq!(seq.verified, 301);
+    }
+
+    /// The record lines of a plain log (no escapes: every line takes the fast path) and
+    /// its keyring.
+    fn plain_log(records: i64) -> (String, Keyring) {
+        let (sk, vk) = SealingKey::generate("k1", 16).unwrap();
+        let mut keyring = Keyring::new();
+        keyring.add(vk).unwrap();
+        (plain_chain(sk, records), keyring)
+    }
+
+    /// A new chain of `records` plain records sealed with `sk`.
+    fn plain_chain(sk: SealingKey, records: i64) -> String {
+        let mut sealer = crate::seal::Sealer::new_chain(sk).unwrap();
+        let mut text = String::new();
+        for i in 0..records {
+            let mut r = Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH).unwrap();
+            r.set_actor(format!("user-{i}"));
+            text += &sealer.seal(r).unwrap().line;
+        }
+        text
+    }
+
+    #[test]
+    fn runs_gather_linked_fast_lines_and_match_single_lines() {
+        let (text, keyring) = plain_log(50);
+        let mut examiner = Examiner::new(&keyring, true, true);
+        let mut items = Vec::new();
+        examiner.examine_chunk(text.as_bytes(), &mut items);
+        // The first line stands alone (nothing before it in the chunk); the rest is one run.
+        assert_eq!(items.len(), 2);
+        let Item::Run(run) = &items[1] else {
+            panic!("no run")
+        };
+        let first_len = text.find('\n').unwrap() + 1;
+        assert_eq!(run.bytes, first_len..text.len());
+        assert_eq!((run.lines, run.first_seq, run.last_seq), (49, 1, 49));
+        // Without runs: one item per line, each what the run stands for.
+        let mut single = Examiner::new(&keyring, true, true);
+        single.runs = false;
+        let mut lines = Vec::new();
+        single.examine_chunk(text.as_bytes(), &mut lines);
+        assert_eq!(lines.len(), 50);
+        let macs: Vec<&[u8]> = lines
+            .iter()
+            .zip(text.split_inclusive('\n'))
+            .map(|(item, line)| match item {
+                Item::Line(
+                    len,
+                    Examined::Sealed {
+                        facts: Facts::Fast(s),
+                        mac,
+                    },
+                ) => {
+                    assert_eq!(*len, line.len());
+                    assert_eq!(*mac, MacCheck::Verified);
+                    &line.as_bytes()[s.mac.clone()]
+                }
+                _ => panic!("not a fast sealed line"),
+            })
+            .collect();
+        let b = text.as_bytes();
+        assert_eq!(&b[run.first_prev.clone()], macs[0]);
+        assert_eq!(&b[run.last_mac.clone()], macs[49]);
+
+        // A line whose MAC does not verify breaks the run, and so does the line after it
+        // (its prev is a MAC that did not verify).
+        let mangled = text.replacen("user-20", "user-2O", 1);
+        let mut items = Vec::new();
+        examiner.examine_chunk(mangled.as_bytes(), &mut items);
+        let kinds: Vec<u64> = items
+            .iter()
+            .map(|i| match i {
+                Item::Line(..) => 0,
+                Item::Run(r) => r.lines,
+            })
+            .collect();
+        assert_eq!(kinds, [0, 19, 0, 0, 28]);
+        every_way("audit.log", &mangled, &keyring);
+    }
+
+    #[test]
+    fn runs_report_what_single_lines_do_at_once_or_line_by_line() {
+        // Two chains sealed with the same key: the other chain's lines verify, and link
+        // into runs of their own.
+        let (sk, vk) = SealingKey::generate("k1", 16).unwrap();
+        let same_key: SealingKey = sk.to_text().parse().unwrap();
+        let (text, other) = (plain_chain(sk, 120), plain_chain(same_key, 120));
+        let mut keyring = Keyring::new();
+        keyring.add(vk).unwrap();
+        let lines: Vec<&str> = text.split_inclusive('\n').collect();
+        let foreign: Vec<&str> = other.split_inclusive('\n').collect();
+        let join = |ls: &[&str]| ls.concat();
+        let options = VerifyOptions {
+            check_file_headers: false,
+            ..VerifyOptions::default()
+        };
+        let mut cases: Vec<(&str, String)> = Vec::new();
+        // Consecutive lines of another chain: a run, after a line the walk rejects as
+        // spliced (so it never becomes the chain's last MAC).
+        let mut v = lines.clone();
+        v.splice(40..40, foreign[60..66].iter().copied());
+        cases.push(("foreign run", join(&v)));
+        {
+            // The spliced lines do form a run (of the other chain), which the walk must
+            // then apply line by line.
+            let b = cases[0].1.as_bytes();
+            let mut items = Vec::new();
+            Examiner::new(&keyring, true, true).examine_chunk(b, &mut items);
+            let at = other.find("\"chain\":\"").unwrap() + 9;
+            let foreign_chain = &other.as_bytes()[at..at + 32];
+            let foreign_run = |i: &Item| match i {
+                Item::Run(r) => r.lines == 5 && &b[r.chain.clone()] == foreign_chain,
+                Item::Line(..) => false,
+            };
+            assert!(items.iter().any(foreign_run));
+        }
+        // A block of lines repeated: the first repeated line is reported, and the run
+        // after it extends it, as line by line.
+        let mut v = lines.clone();
+        v.splice(80..80, lines[70..76].iter().copied());
+        cases.push(("repeated run", join(&v)));
+        // A block moved ahead: runs that skip and go back.
+        let mut v = lines.clone();
+        let moved: Vec<&str> = v.drain(30..36).collect();
+        v.splice(50..50, moved);
+        cases.push(("moved run", join(&v)));
+        // A bad line before a run.
+        let mut v = lines.clone();
+        let torn = format!("{}\n", &lines[90][..50]);
+        v[90] = &torn;
+        cases.push(("bad line before a run", join(&v)));
+        for (what, t) in &cases {
+            let mut reports = Vec::new();
+            for (fast, chunk, threads) in [
+                (false, CHUNK_BYTES, 1),
+                (true, CHUNK_BYTES, 1),
+                (true, 3000, 2),
+            ] {
+                let mut v = Verifier::new(keyring.clone())
+                    .with_options(options.clone())
+                    .with_threads(threads);
+                v.fast_path = fast;
+                v.chunk_bytes = chunk;
+                reports.push(v.verify_str("mem", t));
+            }
+            assert_ne!(reports[0].verdict(), Verdict::Ok, "{what}");
+            assert_eq!(reports[1], reports[0], "{what}");
+            assert_eq!(reports[2], reports[0], "{what}");
+        }
+
+        // An expectation (a state's head) inside a run: checked line by line, matched or not.
+        let head = |seq: usize, mac: &str| {
+            let mut state = VerifierState::default();
+            let chain = lines[0].split("\"chain\":\"").nth(1).unwrap()[..32].to_owned();
+            state.heads.insert(
+                chain,
+                (seq as u64, mac.to_owned(), "2026-01-01T00:00:00Z".into()),
+            );
+            state
+        };
+        let mac_of = |line: &str| line.split("\"mac\":\"").nth(1).unwrap()[..64].to_owned();
+        for state in [
+            head(57, &mac_of(lines[57])),
+            head(57, &mac_of(lines[58])),
+            head(500, ZERO_MAC),
+        ] {
+            let mut reports = Vec::new();
+            for fast in [false, true] {
+                let mut v = Verifier::new(keyring.clone())
+                    .with_options(options.clone())
+                    .with_state(state.clone());
+                v.fast_path = fast;
+                reports.push(v.verify_str("mem", &text));
+            }
+            assert_eq!(reports[1], reports[0]);
+        }
+    }
+
+    #[test]
+    fn progress_is_reported_after_every_line_of_a_run() {
+        let (text, keyring) = plain_log(60);
+        let seen = |fast: bool| {
+            let bytes = std::sync::Arc::new(Mutex::new(Vec::new()));
+            let sink = bytes.clone();
+            let mut v = Verifier::new(keyring.clone())
+                .with_options(VerifyOptions {
+                    check_file_headers: false,
+                    ..VerifyOptions::default()
+                })
+                .on_progress(move |b| sink.lock().unwrap().push(b));
+            v.fast_path = fast;
+            assert_eq!(v.verify_str("mem", &text).verdict(), Verdict::Ok);
+            let out = bytes.lock().unwrap().clone();
+            out
+        };
+        let expected: Vec<u64> = text
+            .match_indices('\n')
+            .map(|(i, _)| i as u64 + 1)
+            .collect();
+        assert_eq!(seen(true), expected);
+        assert_eq!(seen(false), expected);
     }
 }
