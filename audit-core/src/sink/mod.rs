@@ -1,6 +1,6 @@
 //! Where sealed lines go.
 //!
-//! - [`file`]: the append-only file log (one writer per file, locked; files 0600).
+//! - [`file`](mod@file): the append-only file log (one writer per file, locked; files 0600).
 //! - [`writer`]: the background writer: bounded queue, durability, group commit, failure
 //!   policy, rotation, checkpoints.
 //!
