@@ -40,7 +40,7 @@
 
 use crate::canonical::{Key, Value};
 use crate::flat::{FlatRecord, Member};
-use crate::redact::{Policy, SlotRule};
+use crate::redact::{Policy, PolicyId, SlotRule};
 use crate::seal::Unsealed;
 
 /// Layouts a cache keeps; beyond it, the oldest is replaced.
@@ -116,8 +116,9 @@ impl Names {
 struct Layout {
     hash: u64,
     names: Names,
-    /// The policy the rules were worked out for (kept, so that its identity stays unique).
-    policy: Policy,
+    /// The policy the rules were worked out for: its identity only, so that a cache that
+    /// outlives the policy does not keep its pseudonym key alive.
+    policy: PolicyId,
     /// `None`: the tree path, always, for these names.
     text: Option<Text>,
 }
@@ -158,7 +159,7 @@ impl LayoutCache {
         let found = self
             .layouts
             .iter()
-            .position(|l| l.hash == hash && l.policy.same_as(policy) && l.names.matches(&record));
+            .position(|l| l.hash == hash && l.policy.is(policy) && l.names.matches(&record));
         let index = match found {
             Some(i) => {
                 self.stats.hits += 1;
@@ -170,7 +171,7 @@ impl LayoutCache {
                     hash,
                     text: Text::work_out(&record, policy),
                     names: Names::of(&record),
-                    policy: policy.clone(),
+                    policy: policy.id(),
                 };
                 if self.layouts.len() < CAPACITY {
                     self.layouts.push(layout);
@@ -329,5 +330,49 @@ impl Text {
         }
         json.push_str(&self.text[self.bounds[last]..]);
         Some(Unsealed::from_parts(json, audit_at))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Outcome;
+
+    fn login() -> FlatRecord {
+        let mut flat =
+            FlatRecord::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH).expect("record");
+        flat.set_actor("alice");
+        flat.set("source.ip", "192.0.2.7").expect("path");
+        flat
+    }
+
+    /// A cached layout never stands in for another policy, even one made after the first
+    /// was dropped (which could otherwise get the same address), and does not keep a
+    /// dropped policy alive.
+    #[test]
+    fn layouts_belong_to_one_live_policy() {
+        let mut cache = LayoutCache::new();
+        let lenient = Policy::builder().allow_name("ip").build().expect("policy");
+        assert_eq!(
+            cache.unsealed(login(), &lenient),
+            login().into_unsealed(&lenient)
+        );
+        let id = lenient.id();
+        drop(lenient);
+        assert!(!id.alive(), "the cache keeps no clone of the policy");
+        for _ in 0..3 {
+            let strict = Policy::builder()
+                .sensitive_name("ip")
+                .build()
+                .expect("policy");
+            let expected = login().into_unsealed(&strict);
+            assert!(
+                expected.json().contains(r#""ip":"[REDACTED]""#),
+                "{}",
+                expected.json()
+            );
+            assert_eq!(cache.unsealed(login(), &strict), expected);
+        }
+        assert_eq!(cache.stats().hits, 0);
     }
 }

@@ -361,6 +361,25 @@ struct Prefilter {
     suspect: bool,
 }
 
+/// The identity of a [`Policy`] (see [`Policy::id`]). While it exists the policy's
+/// allocation is not reused, so no other policy can be taken for it; the policy itself (and
+/// its key) is dropped, and zeroized, as soon as its last clone is.
+#[derive(Debug)]
+pub(crate) struct PolicyId(std::sync::Weak<Inner>);
+
+impl PolicyId {
+    /// Whether `policy` is the policy this id was taken from, still alive.
+    pub(crate) fn is(&self, policy: &Policy) -> bool {
+        std::ptr::eq(self.0.as_ptr(), Arc::as_ptr(&policy.inner))
+    }
+
+    /// Whether the policy still exists (some clone of it is alive).
+    #[cfg(test)]
+    pub(crate) fn alive(&self) -> bool {
+        self.0.strong_count() > 0
+    }
+}
+
 /// What the name rules leave of a value, for a [layout](crate::layout).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum SlotRule {
@@ -559,9 +578,10 @@ impl Policy {
         !paths.is_empty()
     }
 
-    /// Whether `other` is this very policy (a clone of it), not merely an equal one.
-    pub(crate) fn same_as(&self, other: &Policy) -> bool {
-        Arc::ptr_eq(&self.inner, &other.inner)
+    /// A handle that tells this very policy (or a clone of it) from any other, without
+    /// keeping it alive: a cache that outlives the policy does not keep its pseudonym key.
+    pub(crate) fn id(&self) -> PolicyId {
+        PolicyId(Arc::downgrade(&self.inner))
     }
 
     /// What the name rules decide for each value of `body` whose value `slot_of` numbers
