@@ -92,6 +92,14 @@ impl FlatRecord {
     }
 
     /// The action (`event.action`).
+    ///
+    /// ```
+    /// use audit_core::flat::FlatRecord;
+    /// use audit_core::record::Outcome;
+    /// let mut flat = FlatRecord::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?;
+    /// assert_eq!(flat.action(), "auth.login");
+    /// # Ok::<(), audit_core::record::RecordError>(())
+    /// ```
     pub fn action(&self) -> &str {
         self.members
             .iter()
@@ -151,31 +159,79 @@ impl FlatRecord {
     }
 
     /// [`Record::set_actor`]: `user.id`.
+    ///
+    /// ```
+    /// use audit_core::flat::FlatRecord;
+    /// use audit_core::record::Outcome;
+    /// let mut flat = FlatRecord::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?;
+    /// flat.set_actor("alice@example.com");
+    /// let body = flat.into_record().into_body();
+    /// assert_eq!(body.get("user").unwrap().get_path("id").unwrap().as_str(), Some("alice@example.com"));
+    /// # Ok::<(), audit_core::record::RecordError>(())
+    /// ```
     pub fn set_actor(&mut self, id: impl Into<Value>) {
         self.push("user.id", id);
     }
 
     /// `event.id`: this action's unique id.
+    ///
+    /// ```
+    /// use audit_core::flat::FlatRecord;
+    /// use audit_core::record::Outcome;
+    /// let mut flat = FlatRecord::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?;
+    /// flat.set_event_id("00000000000000a1");
+    /// flat.set_parent_event_id("00000000000000a0");
+    /// let body = flat.into_record().into_body();
+    /// let event = body.get("event").unwrap();
+    /// assert_eq!(event.get_path("id").unwrap().as_str(), Some("00000000000000a1"));
+    /// assert_eq!(event.get_path("parent_id").unwrap().as_str(), Some("00000000000000a0"));
+    /// # Ok::<(), audit_core::record::RecordError>(())
+    /// ```
     pub fn set_event_id(&mut self, id: impl Into<Value>) {
         self.push("event.id", id);
     }
 
     /// `event.parent_id`: the id of the action this one ran inside.
+    /// (Example: see [`set_event_id`](FlatRecord::set_event_id).)
     pub fn set_parent_event_id(&mut self, id: impl Into<Value>) {
         self.push("event.parent_id", id);
     }
 
     /// `resource.id`: what the action was done to.
+    ///
+    /// ```
+    /// use audit_core::flat::FlatRecord;
+    /// use audit_core::record::Outcome;
+    /// let mut flat = FlatRecord::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?;
+    /// flat.set_resource("invoice-42");
+    /// let body = flat.into_record().into_body();
+    /// assert_eq!(body.get("resource").unwrap().get_path("id").unwrap().as_str(), Some("invoice-42"));
+    /// # Ok::<(), audit_core::record::RecordError>(())
+    /// ```
     pub fn set_resource(&mut self, id: impl Into<Value>) {
         self.push("resource.id", id);
     }
 
     /// [`Record::set_reason`]: `event.reason`.
+    ///
+    /// ```
+    /// use audit_core::flat::FlatRecord;
+    /// use audit_core::record::Outcome;
+    /// let mut flat = FlatRecord::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?;
+    /// flat.set_reason("bad password");
+    /// flat.set_duration(std::time::Duration::from_micros(3));
+    /// let body = flat.into_record().into_body();
+    /// let event = body.get("event").unwrap();
+    /// assert_eq!(event.get_path("reason").unwrap().as_str(), Some("bad password"));
+    /// assert_eq!(event.get_path("duration").unwrap().as_i64(), Some(3000));
+    /// # Ok::<(), audit_core::record::RecordError>(())
+    /// ```
     pub fn set_reason(&mut self, reason: impl Into<String>) {
         self.push("event.reason", reason.into());
     }
 
     /// [`Record::set_duration`]: `event.duration` in nanoseconds, saturating at 2^53 - 1.
+    /// (Example: see [`set_reason`](FlatRecord::set_reason).)
     pub fn set_duration(&mut self, d: Duration) {
         let ns = i64::try_from(d.as_nanos()).map_or(MAX_SAFE_INTEGER, |n| n.min(MAX_SAFE_INTEGER));
         self.push("event.duration", ns);
@@ -183,6 +239,16 @@ impl FlatRecord {
 
     /// [`Record::set_field`]: a member of the top-level `fields` object (the name is one
     /// member name, dots included).
+    ///
+    /// ```
+    /// use audit_core::flat::FlatRecord;
+    /// use audit_core::record::Outcome;
+    /// let mut flat = FlatRecord::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?;
+    /// flat.set_field("order.no", 7);
+    /// let body = flat.into_record().into_body();
+    /// assert!(body.get("fields").unwrap().as_object().unwrap().contains_key("order.no"));
+    /// # Ok::<(), audit_core::record::RecordError>(())
+    /// ```
     pub fn set_field(&mut self, name: impl Into<Key>, value: impl Into<Value>) {
         self.members.push(Member {
             path: name.into(),
@@ -193,6 +259,17 @@ impl FlatRecord {
 
     /// The same record as a tree: the calls made on this record, replayed in their order on
     /// a [`Record`].
+    ///
+    /// ```
+    /// use audit_core::flat::FlatRecord;
+    /// use audit_core::record::Outcome;
+    /// let mut flat = FlatRecord::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?;
+    /// flat.set("source.ip", "192.0.2.7")?;
+    /// let mut tree = audit_core::record::Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?;
+    /// tree.set("source.ip", "192.0.2.7")?;
+    /// assert_eq!(flat.into_record(), tree);
+    /// # Ok::<(), audit_core::record::RecordError>(())
+    /// ```
     pub fn into_record(self) -> Record {
         let mut body = Object::with_capacity(8);
         for m in self.members {
@@ -208,6 +285,16 @@ impl FlatRecord {
     /// Redact with `policy` and serialize, through the tree: `policy.apply_record` on
     /// [`into_record`](FlatRecord::into_record), then [`Unsealed::from`]. A
     /// [`LayoutCache`](crate::layout::LayoutCache) gives the same bytes, faster.
+    ///
+    /// ```
+    /// use audit_core::flat::FlatRecord;
+    /// use audit_core::record::Outcome;
+    /// let mut flat = FlatRecord::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?;
+    /// flat.set_field("password", "hunter2");
+    /// let unsealed = flat.into_unsealed(audit_core::redact::Policy::builtin());
+    /// assert!(unsealed.json().contains(r#""password":"[REDACTED]""#));
+    /// # Ok::<(), audit_core::record::RecordError>(())
+    /// ```
     pub fn into_unsealed(self, policy: &Policy) -> Unsealed {
         let mut record = self.into_record();
         policy.apply_record(&mut record);

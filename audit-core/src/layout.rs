@@ -140,17 +140,38 @@ struct Text {
 
 impl LayoutCache {
     /// An empty cache.
+    ///
+    /// ```
+    /// let cache = audit_core::layout::LayoutCache::new();
+    /// assert_eq!(cache.stats(), audit_core::layout::LayoutStats::default());
+    /// ```
     pub fn new() -> LayoutCache {
         LayoutCache::default()
     }
 
-    /// What the cache has done so far.
+    /// What the cache has done so far (see the [module docs](self) for an example).
     pub fn stats(&self) -> LayoutStats {
         self.stats
     }
 
     /// Redact `record` with `policy` and serialize it: the same [`Unsealed`] as
     /// [`FlatRecord::into_unsealed`], from a layout when one stands for it.
+    ///
+    /// ```
+    /// use audit_core::{flat::FlatRecord, layout::LayoutCache, record::Outcome, redact::Policy};
+    /// let mut cache = LayoutCache::new();
+    /// let record = || -> Result<FlatRecord, audit_core::record::RecordError> {
+    ///     let mut flat = FlatRecord::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?;
+    ///     flat.set_field("password", "hunter2"); // redacted whole: the tree path, every time
+    ///     Ok(flat)
+    /// };
+    /// for _ in 0..2 {
+    ///     let unsealed = cache.unsealed(record()?, Policy::builtin());
+    ///     assert_eq!(unsealed, record()?.into_unsealed(Policy::builtin()));
+    /// }
+    /// assert_eq!((cache.stats().hits, cache.stats().tree), (0, 2));
+    /// # Ok::<(), audit_core::record::RecordError>(())
+    /// ```
     pub fn unsealed(&mut self, record: FlatRecord, policy: &Policy) -> Unsealed {
         let Some(hash) = Names::hash(&record) else {
             self.stats.tree += 1;
