@@ -30,6 +30,8 @@
 
 use std::time::{Duration, SystemTime};
 
+use arrayvec::ArrayString;
+
 use crate::canonical::{Key, Object, Value, MAX_SAFE_INTEGER};
 use crate::record::{
     insert_path, validate_action, validate_path, Outcome, Record, RecordError, FIELDS_KEY,
@@ -43,8 +45,56 @@ pub(crate) struct Member {
     /// A dotted path; with `under_fields`, one name (dots included) under `fields`.
     pub(crate) path: Key,
     pub(crate) under_fields: bool,
-    pub(crate) value: Value,
+    pub(crate) value: Slot,
 }
+
+/// The longest string a member keeps inline (a timestamp is 27 bytes, an event id 16).
+const SHORT: usize = 31;
+
+/// A member's value: a short string kept inline (the timestamp, action, outcome and ids
+/// every record has: no allocation), or any [`Value`].
+#[derive(Clone, Debug)]
+pub(crate) enum Slot {
+    Short(ArrayString<SHORT>),
+    Value(Value),
+}
+
+impl Slot {
+    /// `s` as a string value: inline when it is short.
+    pub(crate) fn text(s: &str) -> Slot {
+        match ArrayString::from(s) {
+            Ok(short) => Slot::Short(short),
+            Err(_) => Slot::Value(Value::from(s)),
+        }
+    }
+
+    /// The string, when the value is one.
+    pub(crate) fn as_str(&self) -> Option<&str> {
+        match self {
+            Slot::Short(s) => Some(s.as_str()),
+            Slot::Value(v) => v.as_str(),
+        }
+    }
+
+    pub(crate) fn into_value(self) -> Value {
+        match self {
+            Slot::Short(s) => Value::from(s.as_str()),
+            Slot::Value(v) => v,
+        }
+    }
+}
+
+impl PartialEq for Slot {
+    /// Equal as values: an inline string equals the same [`Value::String`].
+    fn eq(&self, other: &Slot) -> bool {
+        match (self, other) {
+            (Slot::Value(a), Slot::Value(b)) => a == b,
+            _ => self.as_str().is_some() && self.as_str() == other.as_str(),
+        }
+    }
+}
+
+impl Eq for Slot {}
 
 /// One audited action, as the members set on it, in order (see the [module docs](self)).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,17 +117,17 @@ impl FlatRecord {
     pub fn new(action: &str, outcome: Outcome, at: SystemTime) -> Result<FlatRecord, RecordError> {
         validate_action(action)?;
         let timestamp =
-            crate::time::try_format_timestamp(at).ok_or(RecordError::TimestampOutOfRange(at))?;
+            crate::time::timestamp_text(at).ok_or(RecordError::TimestampOutOfRange(at))?;
         let mut flat = FlatRecord {
             members: Vec::with_capacity(12),
         };
-        flat.push("@timestamp", timestamp);
-        flat.push("event.action", action);
-        flat.push("event.outcome", outcome.ecs_outcome());
+        flat.push_text("@timestamp", timestamp.as_str());
+        flat.push_text("event.action", action);
+        flat.push_text("event.outcome", outcome.ecs_outcome());
         match outcome {
             Outcome::Denied => flat.push("event.type", vec![Value::from("denied")]),
-            Outcome::Cancelled => flat.push("error.type", "cancelled"),
-            Outcome::Panicked => flat.push("error.type", "panic"),
+            Outcome::Cancelled => flat.push_text("error.type", "cancelled"),
+            Outcome::Panicked => flat.push_text("error.type", "panic"),
             Outcome::Success | Outcome::Failure | Outcome::Unknown => {}
         }
         Ok(flat)
@@ -87,7 +137,15 @@ impl FlatRecord {
         self.members.push(Member {
             path: Key::Borrowed(path),
             under_fields: false,
-            value: value.into(),
+            value: Slot::Value(value.into()),
+        });
+    }
+
+    fn push_text(&mut self, path: &'static str, value: &str) {
+        self.members.push(Member {
+            path: Key::Borrowed(path),
+            under_fields: false,
+            value: Slot::text(value),
         });
     }
 
@@ -127,7 +185,7 @@ impl FlatRecord {
         self.members.push(Member {
             path,
             under_fields: false,
-            value: value.into(),
+            value: Slot::Value(value.into()),
         });
         Ok(())
     }
@@ -153,7 +211,7 @@ impl FlatRecord {
         self.members.push(Member {
             path: name,
             under_fields: !placed,
-            value: value.into(),
+            value: Slot::Value(value.into()),
         });
         placed
     }
@@ -187,14 +245,14 @@ impl FlatRecord {
     /// assert_eq!(event.get_path("parent_id").unwrap().as_str(), Some("00000000000000a0"));
     /// # Ok::<(), audit_core::record::RecordError>(())
     /// ```
-    pub fn set_event_id(&mut self, id: impl Into<Value>) {
-        self.push("event.id", id);
+    pub fn set_event_id(&mut self, id: &str) {
+        self.push_text("event.id", id);
     }
 
     /// `event.parent_id`: the id of the action this one ran inside.
     /// (Example: see [`set_event_id`](FlatRecord::set_event_id).)
-    pub fn set_parent_event_id(&mut self, id: impl Into<Value>) {
-        self.push("event.parent_id", id);
+    pub fn set_parent_event_id(&mut self, id: &str) {
+        self.push_text("event.parent_id", id);
     }
 
     /// `resource.id`: what the action was done to.
@@ -253,7 +311,7 @@ impl FlatRecord {
         self.members.push(Member {
             path: name.into(),
             under_fields: true,
-            value: value.into(),
+            value: Slot::Value(value.into()),
         });
     }
 
@@ -274,9 +332,10 @@ impl FlatRecord {
         let mut body = Object::with_capacity(8);
         for m in self.members {
             if m.under_fields {
-                body.object_mut(FIELDS_KEY).insert(m.path, m.value);
+                body.object_mut(FIELDS_KEY)
+                    .insert(m.path, m.value.into_value());
             } else {
-                insert_path(&mut body, m.path, m.value);
+                insert_path(&mut body, m.path, m.value.into_value());
             }
         }
         Record::from_body(body)
@@ -299,5 +358,61 @@ impl FlatRecord {
         let mut record = self.into_record();
         policy.apply_record(&mut record);
         Unsealed::from(record)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Short strings are kept inline, longer ones as values, and either way a slot is the
+    /// string it was made from: equal to the same string as a value, and copied out whole.
+    #[test]
+    fn slots_hold_strings_inline_or_as_values() {
+        for len in [0, 1, SHORT - 1, SHORT, SHORT + 1, 200] {
+            for c in ["x", "é", "\u{1F600}"] {
+                let s: String = c.repeat(len).chars().take(len).collect();
+                let slot = Slot::text(&s);
+                assert_eq!(
+                    matches!(slot, Slot::Short(_)),
+                    s.len() <= SHORT,
+                    "{len} {c}"
+                );
+                assert_eq!(slot.as_str(), Some(s.as_str()));
+                assert_eq!(slot, Slot::Value(Value::from(s.as_str())));
+                assert_eq!(Slot::Value(Value::from(s.as_str())), slot);
+                assert_ne!(slot, Slot::text(&format!("{s}y")));
+                assert_eq!(slot.into_value(), Value::from(s.as_str()));
+            }
+        }
+        assert_ne!(Slot::text("1"), Slot::Value(Value::Int(1)));
+        assert_eq!(Slot::Value(Value::Int(1)), Slot::Value(Value::Int(1)));
+    }
+
+    /// A record with inline members is equal to, and becomes the same tree as, one whose
+    /// members are all values.
+    #[test]
+    fn inline_members_make_the_same_record() {
+        let mut flat = FlatRecord::new("auth.login", Outcome::Panicked, std::time::UNIX_EPOCH)
+            .expect("record");
+        flat.set_event_id("00000000000000a1");
+        let as_values = FlatRecord {
+            members: flat
+                .members
+                .iter()
+                .cloned()
+                .map(|m| Member {
+                    value: Slot::Value(m.value.into_value()),
+                    ..m
+                })
+                .collect(),
+        };
+        assert!(flat
+            .members
+            .iter()
+            .all(|m| matches!(m.value, Slot::Short(_))));
+        assert_eq!(flat, as_values);
+        assert_eq!(flat.action(), "auth.login");
+        assert_eq!(flat.into_record(), as_values.into_record());
     }
 }

@@ -39,7 +39,7 @@
 //! ```
 
 use crate::canonical::{Key, Value};
-use crate::flat::{FlatRecord, Member};
+use crate::flat::{FlatRecord, Member, Slot};
 use crate::redact::{Policy, PolicyId, SlotRule};
 use crate::seal::Unsealed;
 
@@ -243,7 +243,7 @@ impl Text {
                 .map(|(k, m)| Member {
                     path: m.path.clone(),
                     under_fields: m.under_fields,
-                    value: Value::from(placeholder(k)),
+                    value: Slot::Value(Value::from(placeholder(k))),
                 })
                 .collect(),
         };
@@ -315,7 +315,7 @@ impl Text {
     /// Write `record` into this layout; `None` when a value needs the tree path.
     fn fill(&self, record: &FlatRecord, policy: &Policy) -> Option<Unsealed> {
         if let Some(k) = self.listed {
-            if let Value::Array(items) = &record.members[k].value {
+            if let Slot::Value(Value::Array(items)) = &record.members[k].value {
                 let mut previous: Option<&str> = None;
                 for item in items {
                     let s = item.as_str()?;
@@ -329,10 +329,7 @@ impl Text {
         let values: usize = record
             .members
             .iter()
-            .map(|m| match &m.value {
-                Value::String(s) => s.len() + 2,
-                _ => 20,
-            })
+            .map(|m| m.value.as_str().map_or(20, |s| s.len() + 2))
             .sum();
         let mut json = String::with_capacity(self.text.len() + values + 8);
         let mut audit_at = 0;
@@ -341,7 +338,11 @@ impl Text {
                 audit_at = json.len() + self.audit_at.1;
             }
             json.push_str(&self.text[self.bounds[piece]..self.bounds[piece + 1]]);
-            if !policy.write_slot(&record.members[k].value, self.rules[k], &mut json) {
+            let written = match &record.members[k].value {
+                Slot::Value(v) => policy.write_slot(v, self.rules[k], &mut json),
+                short => policy.write_text_slot(short.as_str()?, self.rules[k], &mut json),
+            };
+            if !written {
                 return None;
             }
         }

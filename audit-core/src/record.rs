@@ -179,18 +179,24 @@ pub fn validate_action(action: &str) -> Result<(), RecordError> {
     if action.len() > 128 {
         return err("longer than 128 bytes");
     }
-    let mut segments = 0;
-    for seg in action.split('.') {
-        segments += 1;
-        let mut bytes = seg.bytes();
-        match bytes.next() {
-            None => return err("empty segment"),
-            Some(b'a'..=b'z') => {}
-            Some(_) => return err("each segment must start with a lowercase letter"),
+    // One pass, reporting the first fault in reading order.
+    let mut segments = 1;
+    let mut at_start = true;
+    for b in action.bytes() {
+        match (b, at_start) {
+            (b'.', true) => return err("empty segment"),
+            (b'.', false) => {
+                segments += 1;
+                at_start = true;
+            }
+            (b'a'..=b'z', _) => at_start = false,
+            (_, true) => return err("each segment must start with a lowercase letter"),
+            (b'0'..=b'9' | b'_', false) => {}
+            (_, false) => return err("segments may contain only a-z, 0-9 and _"),
         }
-        if !bytes.all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_')) {
-            return err("segments may contain only a-z, 0-9 and _");
-        }
+    }
+    if at_start {
+        return err("empty segment");
     }
     if segments < 2 {
         return err("at least two segments are needed");
@@ -386,6 +392,53 @@ mod tests {
             "auth..x",
         ] {
             assert!(validate_action(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// The one-pass check gives the verdict and the reason of the plain definition (split
+    /// at dots, check each segment in order) on every short string over a small alphabet.
+    #[test]
+    fn action_check_matches_its_definition() {
+        fn by_definition(action: &str) -> Result<(), &'static str> {
+            if action.len() > 128 {
+                return Err("longer than 128 bytes");
+            }
+            let segments: Vec<&str> = action.split('.').collect();
+            for seg in &segments {
+                let mut bytes = seg.bytes();
+                match bytes.next() {
+                    None => return Err("empty segment"),
+                    Some(b'a'..=b'z') => {}
+                    Some(_) => return Err("each segment must start with a lowercase letter"),
+                }
+                if !bytes.all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_')) {
+                    return Err("segments may contain only a-z, 0-9 and _");
+                }
+            }
+            if segments.len() < 2 {
+                return Err("at least two segments are needed");
+            }
+            Ok(())
+        }
+        let alphabet = ['a', 'z', '0', '9', '_', '.', 'A', '-', 'é'];
+        let mut strings = vec![String::new()];
+        for _ in 0..5 {
+            strings = strings
+                .iter()
+                .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+                .chain(strings.iter().cloned())
+                .collect();
+            strings.dedup();
+        }
+        strings.push(format!("a.{}", "b".repeat(126)));
+        strings.push(format!("a.{}", "b".repeat(127)));
+        assert!(strings.len() > 60_000);
+        for s in &strings {
+            let got = validate_action(s).map_err(|e| match e {
+                RecordError::InvalidAction { reason, .. } => reason,
+                other => panic!("{other}"),
+            });
+            assert_eq!(got, by_definition(s), "{s:?}");
         }
     }
 

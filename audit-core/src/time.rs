@@ -9,10 +9,12 @@
 use std::cell::Cell;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use arrayvec::ArrayString;
+
 thread_local! {
     /// The last second formatted on this thread, and its `YYYY-MM-DDTHH:MM:SS`. Records come
     /// many per second: only the microseconds change between them.
-    static LAST_SECOND: Cell<(u64, [u8; 19])> = const { Cell::new((u64::MAX, [0; 19])) };
+    static LAST_SECOND: Cell<(u64, ArrayString<19>)> = const { Cell::new((u64::MAX, ArrayString::new_const())) };
 }
 
 /// The first instant the format cannot write: 10000-01-01T00:00:00Z.
@@ -32,6 +34,11 @@ const END_SECS: u64 = 253_402_300_800;
 /// assert_eq!(try_format_timestamp(UNIX_EPOCH - Duration::from_secs(1)), None);
 /// ```
 pub fn try_format_timestamp(t: SystemTime) -> Option<String> {
+    timestamp_text(t).map(|t| t.as_str().to_owned())
+}
+
+/// [`try_format_timestamp`] without the allocation.
+pub(crate) fn timestamp_text(t: SystemTime) -> Option<ArrayString<27>> {
     let since = t.duration_since(UNIX_EPOCH).ok()?;
     let secs = since.as_secs();
     if secs >= END_SECS {
@@ -42,19 +49,23 @@ pub fn try_format_timestamp(t: SystemTime) -> Option<String> {
         let text =
             humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs)).to_string();
         // `YYYY-MM-DDTHH:MM:SSZ`, always, for the years 1970 to 9999.
-        date.copy_from_slice(text.as_bytes().get(..19)?);
+        date = ArrayString::from(text.get(..19)?).ok()?;
         LAST_SECOND.set((secs, date));
     }
-    let mut out = [0u8; 27];
-    out[..19].copy_from_slice(&date);
-    out[19] = b'.';
+    let mut out = ArrayString::<27>::new();
+    out.push_str(&date);
+    out.push('.');
+    let mut digits = [0u8; 6];
     let mut n = since.subsec_micros();
-    for d in out[20..26].iter_mut().rev() {
+    for d in digits.iter_mut().rev() {
         *d = b'0' + (n % 10) as u8;
         n /= 10;
     }
-    out[26] = b'Z';
-    std::str::from_utf8(&out).ok().map(str::to_owned)
+    for d in digits {
+        out.push(char::from(d));
+    }
+    out.push('Z');
+    Some(out)
 }
 
 /// [`try_format_timestamp`] for times the library takes from the system clock itself

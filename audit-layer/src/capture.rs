@@ -23,6 +23,7 @@ use audit_core::record::Outcome;
 use audit_core::sink::writer::Durable;
 
 use crate::outcome::OutcomeReport;
+use crate::pipeline::EventId;
 
 /// Where an audited action is declared. Emitted as a `static` by the macros.
 #[doc(hidden)]
@@ -48,8 +49,8 @@ pub struct Capture {
     timestamp: SystemTime,
     started: Instant,
     deterministic: bool,
-    event_id: String,
-    parent_id: Option<String>,
+    event_id: EventId,
+    parent_id: Option<EventId>,
     actor: Option<Value>,
     resource: Option<Value>,
     fields: Vec<(Cow<'static, str>, Value)>,
@@ -70,7 +71,7 @@ impl Capture {
             Some((t, id)) => (t, id, true),
             None => (SystemTime::now(), crate::pipeline::next_event_id(), false),
         };
-        let parent_id = STACK.with(|s| s.borrow().last().map(|c| c.event_id.clone()));
+        let parent_id = STACK.with(|s| s.borrow().last().map(|c| c.event_id));
         Capture {
             callsite,
             timestamp,
@@ -193,9 +194,9 @@ impl Capture {
             record.set_reason(reason);
         }
         record.set_duration(duration);
-        record.set_event_id(self.event_id);
+        record.set_event_id(&self.event_id.text());
         if let Some(parent) = self.parent_id {
-            record.set_parent_event_id(parent);
+            record.set_parent_event_id(&parent.text());
         }
         if !forced.is_empty() {
             forced.sort();

@@ -36,7 +36,8 @@ pub fn failed_records() -> u64 {
     FAILED.load(Ordering::Relaxed)
 }
 
-pub(crate) fn next_event_id() -> String {
+/// A new `event.id`, as a number (written as 16 hex digits by [`EventId::text`]).
+pub(crate) fn next_event_id() -> EventId {
     static BASE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
     let base = *BASE.get_or_init(|| {
         audit_core::keys::random_chain_id()
@@ -45,17 +46,23 @@ pub(crate) fn next_event_id() -> String {
             .unwrap_or(0)
     });
     let n = EVENT_IDS.fetch_add(1, Ordering::Relaxed);
-    hex16(base.wrapping_add(n))
+    EventId(base.wrapping_add(n))
 }
 
-/// `format!("{:016x}", v)` without the formatting machinery.
-fn hex16(v: u64) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(16);
-    for k in (0..16).rev() {
-        s.push(char::from(HEX[((v >> (4 * k)) & 0xf) as usize]));
+/// An `event.id`: 64 bits, written as 16 lowercase hex digits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct EventId(pub(crate) u64);
+
+impl EventId {
+    /// `format!("{:016x}", id)` on the stack, without the formatting machinery.
+    pub(crate) fn text(self) -> arrayvec::ArrayString<16> {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = arrayvec::ArrayString::new();
+        for k in (0..16).rev() {
+            out.push(char::from(HEX[((self.0 >> (4 * k)) & 0xf) as usize]));
+        }
+        out
     }
-    s
 }
 
 /// The installed pipeline: the background writer of a sealed, locked log.
@@ -238,7 +245,7 @@ mod tests {
             u64::MAX,
             0x8000_0000_0000_0000,
         ] {
-            assert_eq!(super::hex16(v), format!("{v:016x}"));
+            assert_eq!(super::EventId(v).text().as_str(), format!("{v:016x}"));
         }
     }
 }

@@ -53,13 +53,13 @@ pub(crate) fn hook_active() -> bool {
     HOOK.with(|h| h.borrow().is_some())
 }
 
-pub(crate) fn hook_clock() -> Option<(SystemTime, String)> {
+pub(crate) fn hook_clock() -> Option<(SystemTime, crate::pipeline::EventId)> {
     HOOK.with(|h| {
         h.borrow_mut().as_mut().map(|hook| {
             hook.n += 1;
             (
                 UNIX_EPOCH + Duration::from_secs(START + hook.n - 1),
-                format!("{:016x}", hook.n),
+                crate::pipeline::EventId(hook.n),
             )
         })
     })

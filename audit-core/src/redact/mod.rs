@@ -630,6 +630,9 @@ impl Policy {
     /// `false` (nothing written that matters) when the walk would redact it, or the value is
     /// an array or object to be looked into.
     pub(crate) fn write_slot(&self, value: &Value, rule: SlotRule, out: &mut String) -> bool {
+        if let Value::String(s) = value {
+            return self.write_text_slot(s, rule, out);
+        }
         let allowed = match rule {
             SlotRule::Skip => {
                 value.write_canonical(out);
@@ -639,14 +642,7 @@ impl Policy {
             SlotRule::Scan => false,
         };
         match value {
-            Value::String(s) => {
-                let (new, redacted) = self.process(s, !allowed);
-                if redacted {
-                    return false;
-                }
-                crate::canonical::write_string(out, &new);
-                true
-            }
+            Value::String(_) => unreachable!("written above"),
             Value::Int(i) => {
                 if !allowed && self.inner.detectors.int_is_card(*i).is_some() {
                     return false;
@@ -660,6 +656,24 @@ impl Policy {
             }
             Value::Array(_) | Value::Object(_) => false,
         }
+    }
+
+    /// [`write_slot`](Policy::write_slot) for a string value.
+    pub(crate) fn write_text_slot(&self, s: &str, rule: SlotRule, out: &mut String) -> bool {
+        let scan = match rule {
+            SlotRule::Skip => {
+                crate::canonical::write_string(out, s);
+                return true;
+            }
+            SlotRule::Allow => false,
+            SlotRule::Scan => true,
+        };
+        let (new, redacted) = self.process(s, scan);
+        if redacted {
+            return false;
+        }
+        crate::canonical::write_string(out, &new);
+        true
     }
 
     fn decide(&self, node: &Node<'_>) -> Decision {
@@ -794,17 +808,18 @@ impl Policy {
         let table = &self.inner.prefilter;
         let mut all = 0u8;
         let mut run = 0usize;
-        let mut long_run = false;
+        let mut longest = 0usize;
         for &c in s.as_bytes() {
             let class = table[usize::from(c)];
             all |= class;
-            if class & PRE_DIGIT != 0 {
-                run += 1;
-                long_run |= run >= MIN_DIGITS;
-            } else if class & PRE_JOIN == 0 {
-                run = 0;
-            }
+            // Without branches (digits and the rest alternate in ids and addresses): a digit
+            // lengthens the run, a joiner keeps it, anything else ends it.
+            let digit = usize::from(class & PRE_DIGIT != 0);
+            let keep = usize::from(class & (PRE_DIGIT | PRE_JOIN) != 0);
+            run = (run + digit) * keep;
+            longest = longest.max(run);
         }
+        let long_run = longest >= MIN_DIGITS;
         Prefilter {
             pairs: all & PRE_PAIR != 0,
             detectors: all & PRE_KEY != 0 || (long_run && self.inner.detectors.needs_digit_runs()),
