@@ -48,8 +48,10 @@ pub(crate) struct Member {
     pub(crate) value: Slot,
 }
 
-/// The longest string a member keeps inline (a timestamp is 27 bytes, an event id 16).
-const SHORT: usize = 31;
+/// The longest string a member keeps inline: a timestamp is 27 bytes, an event id 16, a
+/// UUID 36, an IPv6 address (without a zone) at most 39. (A longer one would make a
+/// record's members, 12 to start with, too big for the allocator's per-thread cache.)
+const SHORT: usize = 39;
 
 /// A member's value: a short string kept inline (the timestamp, action, outcome and ids
 /// every record has: no allocation), or any [`Value`].
@@ -81,6 +83,70 @@ impl Slot {
             Slot::Short(s) => Value::from(s.as_str()),
             Slot::Value(v) => v,
         }
+    }
+}
+
+/// A value as a [`FlatRecord`] holds it: any [`Value`], or a short string (up to 39 bytes)
+/// kept inline, which costs no allocation. Every `Into<Value>` converts into one.
+///
+/// ```
+/// use audit_core::canonical::Value;
+/// use audit_core::flat::FlatValue;
+/// assert_eq!(FlatValue::text("192.0.2.7").as_str(), Some("192.0.2.7"));
+/// assert_eq!(FlatValue::text("192.0.2.7"), FlatValue::from("192.0.2.7"));
+/// assert_eq!(FlatValue::from(7).into_value(), Value::Int(7));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlatValue(pub(crate) Slot);
+
+impl FlatValue {
+    /// A string value: inline when it is short, allocated otherwise.
+    ///
+    /// ```
+    /// let long = "x".repeat(100);
+    /// assert_eq!(audit_core::flat::FlatValue::text(&long).as_str(), Some(long.as_str()));
+    /// ```
+    pub fn text(s: &str) -> FlatValue {
+        FlatValue(Slot::text(s))
+    }
+
+    /// The string, when the value is one.
+    ///
+    /// ```
+    /// use audit_core::flat::FlatValue;
+    /// assert_eq!(FlatValue::from("a").as_str(), Some("a"));
+    /// assert_eq!(FlatValue::from(1).as_str(), None);
+    /// ```
+    pub fn as_str(&self) -> Option<&str> {
+        self.0.as_str()
+    }
+
+    /// Whether the value is `null` (a field declared and never filled).
+    ///
+    /// ```
+    /// use audit_core::{canonical::Value, flat::FlatValue};
+    /// assert!(FlatValue::from(Value::Null).is_null());
+    /// assert!(!FlatValue::text("").is_null());
+    /// ```
+    pub fn is_null(&self) -> bool {
+        matches!(self.0, Slot::Value(Value::Null))
+    }
+
+    /// The value as a [`Value`] (a short string is copied out).
+    ///
+    /// ```
+    /// use audit_core::{canonical::Value, flat::FlatValue};
+    /// assert_eq!(FlatValue::text("a").into_value(), Value::from("a"));
+    /// ```
+    pub fn into_value(self) -> Value {
+        self.0.into_value()
+    }
+}
+
+impl<T: Into<Value>> From<T> for FlatValue {
+    /// The value as it is (a `String` is not copied).
+    fn from(v: T) -> FlatValue {
+        FlatValue(Slot::Value(v.into()))
     }
 }
 
@@ -133,11 +199,11 @@ impl FlatRecord {
         Ok(flat)
     }
 
-    fn push(&mut self, path: &'static str, value: impl Into<Value>) {
+    fn push(&mut self, path: &'static str, value: impl Into<FlatValue>) {
         self.members.push(Member {
             path: Key::Borrowed(path),
             under_fields: false,
-            value: Slot::Value(value.into()),
+            value: value.into().0,
         });
     }
 
@@ -179,13 +245,13 @@ impl FlatRecord {
     pub fn set(
         &mut self,
         path: impl Into<Key>,
-        value: impl Into<Value>,
+        value: impl Into<FlatValue>,
     ) -> Result<(), RecordError> {
         let path = validate_path(path.into())?;
         self.members.push(Member {
             path,
             under_fields: false,
-            value: Slot::Value(value.into()),
+            value: value.into().0,
         });
         Ok(())
     }
@@ -205,13 +271,13 @@ impl FlatRecord {
     /// assert!(body.get("fields").unwrap().as_object().unwrap().contains_key("audit.seq"));
     /// # Ok::<(), audit_core::record::RecordError>(())
     /// ```
-    pub fn set_or_field(&mut self, name: impl Into<Key>, value: impl Into<Value>) -> bool {
+    pub fn set_or_field(&mut self, name: impl Into<Key>, value: impl Into<FlatValue>) -> bool {
         let name = name.into();
         let placed = name.contains('.') && crate::record::can_set(&name);
         self.members.push(Member {
             path: name,
             under_fields: !placed,
-            value: Slot::Value(value.into()),
+            value: value.into().0,
         });
         placed
     }
@@ -227,7 +293,7 @@ impl FlatRecord {
     /// assert_eq!(body.get("user").unwrap().get_path("id").unwrap().as_str(), Some("alice@example.com"));
     /// # Ok::<(), audit_core::record::RecordError>(())
     /// ```
-    pub fn set_actor(&mut self, id: impl Into<Value>) {
+    pub fn set_actor(&mut self, id: impl Into<FlatValue>) {
         self.push("user.id", id);
     }
 
@@ -266,7 +332,7 @@ impl FlatRecord {
     /// assert_eq!(body.get("resource").unwrap().get_path("id").unwrap().as_str(), Some("invoice-42"));
     /// # Ok::<(), audit_core::record::RecordError>(())
     /// ```
-    pub fn set_resource(&mut self, id: impl Into<Value>) {
+    pub fn set_resource(&mut self, id: impl Into<FlatValue>) {
         self.push("resource.id", id);
     }
 
@@ -307,11 +373,11 @@ impl FlatRecord {
     /// assert!(body.get("fields").unwrap().as_object().unwrap().contains_key("order.no"));
     /// # Ok::<(), audit_core::record::RecordError>(())
     /// ```
-    pub fn set_field(&mut self, name: impl Into<Key>, value: impl Into<Value>) {
+    pub fn set_field(&mut self, name: impl Into<Key>, value: impl Into<FlatValue>) {
         self.members.push(Member {
             path: name.into(),
             under_fields: true,
-            value: Slot::Value(value.into()),
+            value: value.into().0,
         });
     }
 

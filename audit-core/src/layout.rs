@@ -123,19 +123,27 @@ struct Layout {
     text: Option<Text>,
 }
 
-/// The JSON around the values: piece `k` is `text[bounds[k]..bounds[k + 1]]`, followed by
-/// the value of member `order[k]`; the last piece closes the record.
+/// The JSON around the values: each piece's text followed by the value of its member; then
+/// `last`, which closes the record.
 #[derive(Debug)]
 struct Text {
-    text: String,
-    bounds: Vec<usize>,
-    order: Vec<usize>,
-    rules: Vec<SlotRule>,
+    pieces: Vec<Piece>,
+    last: Box<str>,
+    /// The length of all the text.
+    len: usize,
     /// The member at `redaction.fields`, if any: the tree path rewrites its list sorted and
     /// without repeats, so the layout takes only lists that are so already.
     listed: Option<usize>,
     /// `audit` goes at this offset into this piece.
     audit_at: (usize, usize),
+}
+
+/// JSON text, then the value of a member (with what the name rules decided for it).
+#[derive(Debug)]
+struct Piece {
+    text: Box<str>,
+    member: usize,
+    rule: SlotRule,
 }
 
 impl LayoutCache {
@@ -265,9 +273,7 @@ impl Text {
         // The tree path's own serialization, cut at the placeholders.
         let unsealed = Unsealed::from(tree);
         let (json, audit_at) = unsealed.parts();
-        let mut text = String::with_capacity(json.len());
-        let mut bounds = vec![0];
-        let mut order = Vec::with_capacity(n);
+        let mut pieces: Vec<Piece> = Vec::with_capacity(n);
         let mut seen = vec![false; n];
         let mut audit = None;
         let mut rest = json;
@@ -281,32 +287,32 @@ impl Text {
             }
             // `audit` goes between members, never inside a value: in this piece or a later one.
             if audit.is_none() && audit_at <= consumed + at {
-                audit = Some((order.len(), audit_at.checked_sub(consumed)?));
+                audit = Some((pieces.len(), audit_at.checked_sub(consumed)?));
             }
-            text.push_str(&rest[..at]);
-            bounds.push(text.len());
-            order.push(k);
+            pieces.push(Piece {
+                text: rest[..at].into(),
+                member: k,
+                rule: rules[k],
+            });
             let skip = at + OPEN.len() + end + CLOSE.len();
             consumed += skip;
             rest = &rest[skip..];
         }
-        if order.len() != n {
+        if pieces.len() != n {
             return None;
         }
         if audit.is_none() {
             audit = Some((n, audit_at.checked_sub(consumed)?));
         }
-        text.push_str(rest);
-        bounds.push(text.len());
+        let len = pieces.iter().map(|p| p.text.len()).sum::<usize>() + rest.len();
         let listed = record
             .members
             .iter()
             .position(|m| !m.under_fields && m.path == crate::redact::REDACTION_FIELDS);
         Some(Text {
-            text,
-            bounds,
-            order,
-            rules,
+            pieces,
+            last: rest.into(),
+            len,
             listed,
             audit_at: audit?,
         })
@@ -331,26 +337,25 @@ impl Text {
             .iter()
             .map(|m| m.value.as_str().map_or(20, |s| s.len() + 2))
             .sum();
-        let mut json = String::with_capacity(self.text.len() + values + 8);
+        let mut json = String::with_capacity(self.len + values + 8);
         let mut audit_at = 0;
-        for (piece, &k) in self.order.iter().enumerate() {
-            if self.audit_at.0 == piece {
+        for (k, piece) in self.pieces.iter().enumerate() {
+            if self.audit_at.0 == k {
                 audit_at = json.len() + self.audit_at.1;
             }
-            json.push_str(&self.text[self.bounds[piece]..self.bounds[piece + 1]]);
-            let written = match &record.members[k].value {
-                Slot::Value(v) => policy.write_slot(v, self.rules[k], &mut json),
-                short => policy.write_text_slot(short.as_str()?, self.rules[k], &mut json),
+            json.push_str(&piece.text);
+            let written = match &record.members.get(piece.member)?.value {
+                Slot::Value(v) => policy.write_slot(v, piece.rule, &mut json),
+                short => policy.write_text_slot(short.as_str()?, piece.rule, &mut json),
             };
             if !written {
                 return None;
             }
         }
-        let last = self.order.len();
-        if self.audit_at.0 == last {
+        if self.audit_at.0 == self.pieces.len() {
             audit_at = json.len() + self.audit_at.1;
         }
-        json.push_str(&self.text[self.bounds[last]..]);
+        json.push_str(&self.last);
         Some(Unsealed::from_parts(json, audit_at))
     }
 }

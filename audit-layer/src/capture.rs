@@ -18,7 +18,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
 use audit_core::canonical::Value;
-use audit_core::flat::FlatRecord;
+use audit_core::flat::{FlatRecord, FlatValue};
 use audit_core::record::Outcome;
 use audit_core::sink::writer::Durable;
 
@@ -51,9 +51,9 @@ pub struct Capture {
     deterministic: bool,
     event_id: EventId,
     parent_id: Option<EventId>,
-    actor: Option<Value>,
-    resource: Option<Value>,
-    fields: Vec<(Cow<'static, str>, Value)>,
+    actor: Option<FlatValue>,
+    resource: Option<FlatValue>,
+    fields: Vec<(Cow<'static, str>, FlatValue)>,
     redact: Vec<&'static str>,
     context: Vec<(&'static str, Value)>,
     outcome: Option<OutcomeReport>,
@@ -89,23 +89,23 @@ impl Capture {
     }
 
     /// Set the actor (`user.id`).
-    pub fn actor(&mut self, value: Value) {
-        self.actor = Some(value);
+    pub fn actor(&mut self, value: impl Into<FlatValue>) {
+        self.actor = Some(value.into());
     }
 
     /// Set the resource (`resource.id`).
-    pub fn resource(&mut self, value: Value) {
-        self.resource = Some(value);
+    pub fn resource(&mut self, value: impl Into<FlatValue>) {
+        self.resource = Some(value.into());
     }
 
     /// Record a field (an argument, or a `fields(...)` entry). Dotted names are placed at
     /// their path; others under `fields`. [`empty`](crate::__private::empty) declares a
     /// field to be filled later.
-    pub fn field(&mut self, name: &'static str, value: Value) {
-        self.set_field(Cow::Borrowed(name), value);
+    pub fn field(&mut self, name: &'static str, value: impl Into<FlatValue>) {
+        self.set_field(Cow::Borrowed(name), value.into());
     }
 
-    fn set_field(&mut self, name: Cow<'static, str>, value: Value) {
+    fn set_field(&mut self, name: Cow<'static, str>, value: FlatValue) {
         match self.fields.iter_mut().find(|(n, _)| *n == name) {
             Some(slot) => slot.1 = value,
             None => self.fields.push((name, value)),
@@ -123,15 +123,20 @@ impl Capture {
         self.finish(None);
     }
 
-    fn finish(self, fallback: Option<Outcome>) {
-        if let Some(durable) = self.finish_nowait(fallback) {
-            crate::pipeline::durable_result(durable.wait());
-        }
+    fn finish(mut self, fallback: Option<Outcome>) {
+        deliver(self.take_record(fallback));
     }
 
     /// [`finish`](Self::finish), returning the wait for durability (with
     /// [`Durability::EveryRecord`](crate::Durability::EveryRecord)) instead of blocking.
     fn finish_nowait(mut self, fallback: Option<Outcome>) -> Option<Durable> {
+        let record = self.take_record(fallback);
+        crate::pipeline::deliver_nowait(record)
+    }
+
+    /// The record of this action, its outcome `fallback` unless one was set; what it holds is
+    /// taken out (it is built where it lies: on the stack of captures, not moved first).
+    fn take_record(&mut self, fallback: Option<Outcome>) -> Result<FlatRecord, String> {
         let report = self.outcome.take().unwrap_or(OutcomeReport {
             outcome: fallback.unwrap_or(Outcome::Unknown),
             reason: match fallback {
@@ -147,8 +152,7 @@ impl Capture {
         } else {
             self.started.elapsed()
         };
-        let record = self.into_flat(report, duration);
-        crate::pipeline::deliver_nowait(record)
+        self.take_flat(report, duration)
     }
 
     /// Build the record. Redaction by the policy happens at delivery, where the pipeline
@@ -157,26 +161,30 @@ impl Capture {
     ///
     /// Built flat (see [`FlatRecord`]): the same calls as on a `Record`, kept in a list, so
     /// that the pipeline can write it from a cached layout (and tests get the same tree).
-    fn into_flat(self, report: OutcomeReport, duration: Duration) -> Result<FlatRecord, String> {
+    fn take_flat(
+        &mut self,
+        report: OutcomeReport,
+        duration: Duration,
+    ) -> Result<FlatRecord, String> {
         let mut record = FlatRecord::new(self.callsite.event, report.outcome, self.timestamp)
             .map_err(|e| format!("{} ({}:{})", e, self.callsite.file, self.callsite.line))?;
         let mut forced: Vec<String> = Vec::new();
-        if let Some(actor) = self.actor {
+        if let Some(actor) = self.actor.take() {
             record.set_actor(as_text(actor));
         }
-        if let Some(resource) = self.resource {
+        if let Some(resource) = self.resource.take() {
             record.set_resource(as_text(resource));
         }
-        for (path, value) in self.context {
+        for (path, value) in std::mem::take(&mut self.context) {
             let _ = record.set(path, value);
         }
-        for (name, value) in self.fields {
+        for (name, value) in std::mem::take(&mut self.fields) {
             if value.is_null() {
                 continue; // declared Empty and never filled
             }
             let is_forced = self.redact.iter().any(|r| *r == name);
             let value = if is_forced {
-                Value::from(audit_core::redact::MASK)
+                FlatValue::text(audit_core::redact::MASK)
             } else {
                 value
             };
@@ -209,10 +217,17 @@ impl Capture {
     }
 }
 
-fn as_text(v: Value) -> Value {
-    match v {
-        Value::String(_) => v,
-        other => Value::from(other.to_canonical_string()),
+/// Deliver a record, and wait for it to be durable if the pipeline asks for that.
+fn deliver(record: Result<FlatRecord, String>) {
+    if let Some(durable) = crate::pipeline::deliver_nowait(record) {
+        crate::pipeline::durable_result(durable.wait());
+    }
+}
+
+fn as_text(v: FlatValue) -> FlatValue {
+    match v.as_str() {
+        Some(_) => v,
+        None => FlatValue::from(v.into_value().to_canonical_string()),
     }
 }
 
@@ -235,7 +250,7 @@ pub fn record(name: impl Into<Cow<'static, str>>, value: impl crate::AsAuditValu
     let value = value.as_audit_value();
     STACK.with(|s| match s.borrow_mut().last_mut() {
         Some(c) => {
-            c.set_field(name, value);
+            c.set_field(name, value.into());
             true
         }
         None => false,
@@ -313,13 +328,32 @@ fn set_outcome_at(depth: usize, report: OutcomeReport) {
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        if let Some(c) = pop(self.depth) {
-            let fallback = if std::thread::panicking() {
-                Outcome::Panicked
-            } else {
-                Outcome::Unknown
-            };
-            c.finish(Some(fallback));
+        let fallback = if std::thread::panicking() {
+            Outcome::Panicked
+        } else {
+            Outcome::Unknown
+        };
+        // The record is built where the capture lies on the stack, which is then cut: the
+        // capture (a few hundred bytes) is not moved out first.
+        let taken = STACK.with(|s| {
+            let mut s = s.borrow_mut();
+            if s.len() <= self.depth {
+                return None;
+            }
+            // Anything above `depth` was leaked by a forgotten guard: delivered as unknown.
+            let above: Vec<Capture> = s.drain(self.depth + 1..).collect();
+            let record = s.last_mut().map(|c| c.take_record(Some(fallback)));
+            s.truncate(self.depth);
+            Some((above, record))
+        });
+        let Some((above, record)) = taken else {
+            return;
+        };
+        for c in above {
+            c.finish(None);
+        }
+        if let Some(record) = record {
+            deliver(record);
         }
     }
 }

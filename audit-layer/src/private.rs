@@ -3,6 +3,7 @@
 use std::fmt;
 
 use audit_core::canonical::Value;
+use audit_core::flat::FlatValue;
 
 pub use crate::capture::{enter, set_outcome, AuditFuture, Callsite, Capture, Guard};
 pub use crate::outcome::{probe, OutcomeReport};
@@ -10,8 +11,107 @@ pub use audit_core::record::Outcome;
 pub use tracing;
 
 /// A value recorded through its `Display`.
-pub fn display<T: ?Sized + fmt::Display>(v: &T) -> Value {
-    Value::String(v.to_string())
+pub fn display<T: ?Sized + fmt::Display>(v: &T) -> FlatValue {
+    FlatValue::from(v.to_string())
+}
+
+/// A string value, recorded without an allocation when it is short: what [`display`] and
+/// [`value`] give for the string types, chosen by [`Shown`].
+pub fn text(s: &str) -> FlatValue {
+    FlatValue::text(s)
+}
+
+/// The string types, whose `Display` (and [`AsAuditValue`]) is the string itself.
+pub trait StrLike {
+    /// The string.
+    fn text(&self) -> &str;
+}
+
+impl StrLike for str {
+    fn text(&self) -> &str {
+        self
+    }
+}
+
+impl StrLike for String {
+    fn text(&self) -> &str {
+        self
+    }
+}
+
+impl StrLike for std::borrow::Cow<'_, str> {
+    fn text(&self) -> &str {
+        self
+    }
+}
+
+impl StrLike for Box<str> {
+    fn text(&self) -> &str {
+        self
+    }
+}
+
+impl StrLike for std::sync::Arc<str> {
+    fn text(&self) -> &str {
+        self
+    }
+}
+
+impl StrLike for std::rc::Rc<str> {
+    fn text(&self) -> &str {
+        self
+    }
+}
+
+impl<T: ?Sized + StrLike> StrLike for &T {
+    fn text(&self) -> &str {
+        (**self).text()
+    }
+}
+
+impl<T: ?Sized + StrLike> StrLike for &mut T {
+    fn text(&self) -> &str {
+        (**self).text()
+    }
+}
+
+/// A captured expression, for picking how to record it (autoref specialization): the
+/// macros write `(&&Shown(&expr)).__audit_pick()`, which resolves to [`PickStr`] when the
+/// type is one of the string types ([`StrLike`]) and to [`PickAny`] otherwise (generic
+/// types included), so strings are copied as they are while everything else still goes
+/// through [`display`] or [`value`] (and a type that cannot is reported there, as before).
+pub struct Shown<'a, T: ?Sized>(pub &'a T);
+
+/// What [`Shown`] picked.
+pub enum Picked<'a, T: ?Sized> {
+    /// A string type: its text.
+    Str(&'a str),
+    /// Anything else.
+    Other(&'a T),
+}
+
+/// See [`Shown`].
+pub trait PickStr<'a, T: ?Sized> {
+    /// The text.
+    fn __audit_pick(self) -> Picked<'a, T>;
+}
+
+impl<'a, T: ?Sized + StrLike> PickStr<'a, T> for &&Shown<'a, T> {
+    fn __audit_pick(self) -> Picked<'a, T> {
+        Picked::Str(self.0.text())
+    }
+}
+
+/// See [`Shown`].
+pub trait PickAny<'a, T: ?Sized> {
+    /// The value itself.
+    fn __audit_pick(self) -> Picked<'a, T>;
+}
+
+impl<'a, T: ?Sized> PickAny<'a, T> for &Shown<'a, T> {
+    fn __audit_pick(self) -> Picked<'a, T> {
+        Picked::Other(self.0)
+    }
 }
 
 /// A value recorded through its `Debug`.
@@ -25,8 +125,8 @@ pub fn empty() -> Value {
 }
 
 /// A primitive value recorded as itself.
-pub fn value<T: ?Sized + AsAuditValue>(v: &T) -> Value {
-    v.as_audit_value()
+pub fn value<T: ?Sized + AsAuditValue>(v: &T) -> FlatValue {
+    FlatValue::from(v.as_audit_value())
 }
 
 /// Types recorded as JSON values (integers, booleans, strings) rather than as `Debug` text.

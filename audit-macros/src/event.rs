@@ -71,6 +71,7 @@ pub(crate) fn audit_event(input: TokenStream) -> TokenStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::expand::picked;
 
     #[test]
     fn expansion_shape() {
@@ -88,10 +89,13 @@ mod tests {
         for needle in [
             "static __AUDIT_CALLSITE : :: audit_layer :: __private :: Callsite",
             "event : \"session.timeout\"",
-            "__audit_capture . actor (:: audit_layer :: __private :: display (& user))",
+            &format!("__audit_capture . actor ({})", picked("display", "user")),
             "__audit_capture . resource (:: audit_layer :: __private :: debug (& res))",
-            "__audit_capture . field (\"idle.secs\" , :: audit_layer :: __private :: value (& secs))",
-            "__audit_capture . field (\"k\" , :: audit_layer :: __private :: value (& k))",
+            &format!(
+                "__audit_capture . field (\"idle.secs\" , {})",
+                picked("value", "secs")
+            ),
+            &format!("__audit_capture . field (\"k\" , {})", picked("value", "k")),
             "__audit_capture . emit (:: audit_layer :: __private :: Outcome :: Denied , :: core :: option :: Option :: Some (:: std :: string :: ToString :: to_string (& err)))",
         ] {
             assert!(text.contains(needle), "missing `{needle}` in\n{text}");
