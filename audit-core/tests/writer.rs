@@ -314,6 +314,44 @@ fn fail_closed_refuses_further_records_and_leaves_a_verifiable_log() {
     assert_eq!(numbers(dir.path()), (0..5).collect::<Vec<_>>());
 }
 
+/// After failing closed, the records sealed but never written are lost (and reported):
+/// no checkpoint, at a flush or at shutdown, may vouch for them, or an intact log would
+/// look cut.
+#[test]
+fn fail_closed_checkpoints_only_what_was_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let witness = dir.path().join("audit.witness");
+    let (opts, left) = failing(IoOp::Write, 0, io::ErrorKind::PermissionDenied);
+    let (log, vk) = open(&logs, opts);
+    let config = WriterConfig {
+        durability: Durability::EveryRecord,
+        failure: FailurePolicy::FailClosed,
+        witness: Some(Witness::File(witness.clone())),
+        ..WriterConfig::default()
+    };
+    let (writer, guard) = Writer::spawn(log, config).unwrap();
+    for i in 0..5 {
+        writer.submit(record(i)).unwrap();
+    }
+    writer.flush().unwrap();
+    left.store(usize::MAX, Ordering::SeqCst);
+    assert!(matches!(
+        writer.submit(record(5)),
+        Err(SubmitError::FailedClosed(_))
+    ));
+    assert!(writer.flush().is_err());
+    let _ = guard.shutdown();
+    let cps = read_witness(&witness).unwrap();
+    assert!(!cps.is_empty());
+    let report = Verifier::new(vk.into())
+        .with_checkpoints(cps)
+        .verify_dir(&logs)
+        .unwrap();
+    assert_eq!(report.verdict(), Verdict::Ok, "{:?}", report.findings);
+    assert_eq!(numbers(&logs), (0..5).collect::<Vec<_>>());
+}
+
 #[test]
 fn continue_policy_keeps_a_backlog_then_documents_what_it_dropped() {
     let dir = tempfile::tempdir().unwrap();

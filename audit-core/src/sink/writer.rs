@@ -972,6 +972,11 @@ impl Worker {
         let Some(witness) = self.config.witness.clone() else {
             return;
         };
+        if self.failed_reason().is_some() {
+            // Failed closed: the chain head may be a record that was sealed but never
+            // written (reported as lost); a checkpoint must not vouch for it.
+            return;
+        }
         let Some(cp) = self.log.sealer().checkpoint(SystemTime::now()) else {
             return;
         };
