@@ -68,6 +68,8 @@ pub struct LayoutCache {
     layouts: Vec<Layout>,
     next: usize,
     stats: LayoutStats,
+    /// Empty buffers to write records into ([`add_buffers`](LayoutCache::add_buffers)).
+    buffers: Vec<String>,
 }
 
 /// The names of a record's members, in the order they were set: addresses and lengths of
@@ -162,6 +164,30 @@ impl LayoutCache {
         self.stats
     }
 
+    /// Keep `buffers` (cleared) to write later records into, instead of allocating: the
+    /// buffers of records already written, from
+    /// [`Writer::take_buffers`](crate::sink::writer::Writer::take_buffers).
+    ///
+    /// ```
+    /// let mut cache = audit_core::layout::LayoutCache::new();
+    /// cache.add_buffers(vec![String::with_capacity(512); 4]);
+    /// assert_eq!(cache.buffers(), 4);
+    /// ```
+    pub fn add_buffers(&mut self, mut buffers: Vec<String>) {
+        buffers.iter_mut().for_each(String::clear);
+        if self.buffers.is_empty() {
+            self.buffers = buffers;
+        } else {
+            self.buffers.append(&mut buffers);
+        }
+    }
+
+    /// How many buffers the cache holds for the next records.
+    /// (Example: see [`add_buffers`](LayoutCache::add_buffers).)
+    pub fn buffers(&self) -> usize {
+        self.buffers.len()
+    }
+
     /// Redact `record` with `policy` and serialize it: the same [`Unsealed`] as
     /// [`FlatRecord::into_unsealed`], from a layout when one stands for it.
     ///
@@ -214,8 +240,13 @@ impl LayoutCache {
             }
         };
         if let Some(text) = &self.layouts[index].text {
-            if let Some(unsealed) = text.fill(&record, policy) {
-                return unsealed;
+            let buffer = self.buffers.pop().unwrap_or_default();
+            match text.fill(&record, policy, buffer) {
+                Ok(unsealed) => return unsealed,
+                Err(mut buffer) => {
+                    buffer.clear();
+                    self.buffers.push(buffer);
+                }
             }
         }
         if found.is_some() {
@@ -318,8 +349,18 @@ impl Text {
         })
     }
 
-    /// Write `record` into this layout; `None` when a value needs the tree path.
-    fn fill(&self, record: &FlatRecord, policy: &Policy) -> Option<Unsealed> {
+    /// Write `record` into this layout, in `json` (empty); the buffer back when a value
+    /// needs the tree path.
+    fn fill(&self, record: &FlatRecord, policy: &Policy, json: String) -> Result<Unsealed, String> {
+        let mut json = json;
+        match self.fill_in(record, policy, &mut json) {
+            Some(audit_at) => Ok(Unsealed::from_parts(json, audit_at)),
+            None => Err(json),
+        }
+    }
+
+    /// [`fill`](Text::fill): where `audit` goes, or `None` for the tree path.
+    fn fill_in(&self, record: &FlatRecord, policy: &Policy, json: &mut String) -> Option<usize> {
         if let Some(k) = self.listed {
             if let Slot::Value(Value::Array(items)) = &record.members[k].value {
                 let mut previous: Option<&str> = None;
@@ -337,7 +378,7 @@ impl Text {
             .iter()
             .map(|m| m.value.as_str().map_or(20, |s| s.len() + 2))
             .sum();
-        let mut json = String::with_capacity(self.len + values + 8);
+        json.reserve(self.len + values + 8);
         let mut audit_at = 0;
         for (k, piece) in self.pieces.iter().enumerate() {
             if self.audit_at.0 == k {
@@ -345,8 +386,8 @@ impl Text {
             }
             json.push_str(&piece.text);
             let written = match &record.members.get(piece.member)?.value {
-                Slot::Value(v) => policy.write_slot(v, piece.rule, &mut json),
-                short => policy.write_text_slot(short.as_str()?, piece.rule, &mut json),
+                Slot::Value(v) => policy.write_slot(v, piece.rule, json),
+                short => policy.write_text_slot(short.as_str()?, piece.rule, json),
             };
             if !written {
                 return None;
@@ -356,7 +397,7 @@ impl Text {
             audit_at = json.len() + self.audit_at.1;
         }
         json.push_str(&self.last);
-        Some(Unsealed::from_parts(json, audit_at))
+        Some(audit_at)
     }
 }
 
@@ -371,6 +412,29 @@ mod tests {
         flat.set_actor("alice");
         flat.set("source.ip", "192.0.2.7").expect("path");
         flat
+    }
+
+    /// A layout writes into a buffer given to the cache, and gives it back when a value
+    /// sends the record down the tree path.
+    #[test]
+    fn records_are_written_into_given_buffers() {
+        let mut cache = LayoutCache::new();
+        let policy = Policy::builtin();
+        let _ = cache.unsealed(login(), policy); // works the layout out
+        cache.add_buffers(vec![String::from("left over"), String::with_capacity(1024)]);
+        assert_eq!(cache.buffers(), 2);
+        let unsealed = cache.unsealed(login(), policy);
+        assert_eq!(unsealed, login().into_unsealed(policy));
+        assert_eq!(cache.buffers(), 1);
+        // A card number in a field: redacted, so the tree path; the buffer is kept.
+        let mut card = login();
+        card.set_field("note", "card 4111 1111 1111 1111");
+        let _ = cache.unsealed(card.clone(), policy); // its own layout
+        let unsealed = cache.unsealed(card.clone(), policy);
+        assert_eq!(unsealed, card.into_unsealed(policy));
+        assert!(unsealed.json().contains("[REDACTED"), "{}", unsealed.json());
+        assert_eq!(cache.buffers(), 1);
+        assert_eq!(cache.stats().tree, 2);
     }
 
     /// A cached layout never stands in for another policy, even one made after the first

@@ -111,6 +111,13 @@ impl Unsealed {
     pub fn json(&self) -> &str {
         &self.json
     }
+
+    /// The JSON's buffer, to be used again (see [`Writer::take_buffers`]).
+    ///
+    /// [`Writer::take_buffers`]: crate::sink::writer::Writer::take_buffers
+    pub(crate) fn into_json(self) -> String {
+        self.json
+    }
 }
 
 impl From<Record> for Unsealed {

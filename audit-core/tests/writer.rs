@@ -46,6 +46,52 @@ fn numbers(dir: &Path) -> Vec<i64> {
     out
 }
 
+/// The JSON buffers of written records come back from the writer, empty, and a layout
+/// cache writes later records into them; the log is what it would be without.
+#[test]
+fn record_buffers_come_back_for_reuse() {
+    use audit_core::flat::FlatRecord;
+    use audit_core::layout::LayoutCache;
+    use audit_core::redact::Policy;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (log, vk) = open(dir.path(), FileLogOptions::default());
+    let (writer, guard) = Writer::spawn(log, WriterConfig::default()).unwrap();
+    assert!(writer.take_buffers(16).is_empty(), "nothing written yet");
+    let mut cache = LayoutCache::new();
+    let mut reused = 0;
+    for n in 0..100 {
+        if cache.buffers() == 0 {
+            cache.add_buffers(writer.take_buffers(16));
+        }
+        let before = cache.buffers();
+        let mut flat = FlatRecord::new("data.update", Outcome::Success, SystemTime::now()).unwrap();
+        flat.set_actor(format!("user-{}", n % 7));
+        flat.set_field("n", n);
+        let unsealed = cache.unsealed(flat, Policy::builtin());
+        if before > 0 {
+            assert_eq!(cache.buffers(), before - 1, "a buffer was used");
+            reused += 1;
+        }
+        writer.submit_unsealed_nowait(unsealed).unwrap();
+        if n % 10 == 9 {
+            // The buffers of this cycle are back before the flush returns.
+            writer.flush().unwrap();
+        }
+    }
+    assert!(
+        reused >= 50,
+        "{reused} of 100 records were written into reused buffers"
+    );
+    let back = writer.take_buffers(1000);
+    assert!(!back.is_empty() && back.len() <= 1000, "{}", back.len());
+    assert!(back.iter().all(|b| b.is_empty() && b.capacity() > 0));
+    guard.shutdown().unwrap();
+    let report = verify(dir.path(), &vk);
+    assert_eq!(report.verdict(), Verdict::Ok, "{:?}", report.findings);
+    assert_eq!(numbers(dir.path()), (0..100).collect::<Vec<_>>());
+}
+
 #[test]
 fn many_threads_hundreds_of_thousands_of_records_contiguous() {
     let dir = tempfile::tempdir().unwrap();

@@ -164,7 +164,15 @@ pub(crate) fn deliver_nowait(record: Result<FlatRecord, String>) -> Option<Durab
                 .try_with(|cache| cache.try_borrow_mut().is_ok())
                 .unwrap_or(false);
             let unsealed = if usable {
-                LAYOUTS.with(|cache| cache.borrow_mut().unsealed(record, &p.redaction))
+                LAYOUTS.with(|cache| {
+                    let mut cache = cache.borrow_mut();
+                    if cache.buffers() == 0 {
+                        // The buffers of records already written (allocated by callers,
+                        // handed back by the writer): no allocator traffic between threads.
+                        cache.add_buffers(p.writer.take_buffers(BUFFERS_PER_THREAD));
+                    }
+                    cache.unsealed(record, &p.redaction)
+                })
             } else {
                 record.into_unsealed(&p.redaction)
             };
@@ -187,6 +195,9 @@ pub(crate) fn deliver_nowait(record: Result<FlatRecord, String>) -> Option<Durab
     }
     None
 }
+
+/// Record buffers a thread takes back from the writer at a time.
+const BUFFERS_PER_THREAD: usize = 16;
 
 thread_local! {
     /// Layouts of the records this thread has written (see `audit_core::layout`).

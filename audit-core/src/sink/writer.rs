@@ -253,6 +253,11 @@ impl<T> std::ops::Deref for CacheLine<T> {
 
 struct Shared {
     counters: Counters,
+    /// The JSON buffers of records already sealed, for callers to serialize into again
+    /// ([`Writer::take_buffers`]): a record's buffer is allocated by the calling thread and
+    /// would otherwise be freed by the writer's, and the two threads would contend for the
+    /// allocator's lock on every record. Locked with `try_lock` only, on both sides.
+    spares: Mutex<Vec<String>>,
     failed: Mutex<Option<String>>,
     /// Set (after `failed`) once the writer failed closed: lets the hot paths skip the lock.
     has_failed: AtomicBool,
@@ -395,6 +400,7 @@ impl Writer {
         let (tx, rx) = sync_channel(config.queue_capacity.max(1));
         let shared = Arc::new(Shared {
             counters: Counters::default(),
+            spares: Mutex::new(Vec::new()),
             failed: Mutex::new(None),
             has_failed: AtomicBool::new(false),
             closed: AtomicBool::new(false),
@@ -513,6 +519,31 @@ impl Writer {
         ack.wait()
     }
 
+    /// Up to `max` buffers of records already written, cleared, for the caller to serialize
+    /// its next records into (see [`LayoutCache::add_buffers`]); fewer, or none, when there
+    /// are not so many or another thread is taking some. It never waits.
+    ///
+    /// A record's JSON is made by the calling thread and freed once the writer has sealed
+    /// it; reusing the buffers keeps the two threads out of each other's allocator lock.
+    ///
+    /// ```no_run
+    /// # fn demo(writer: &audit_core::sink::writer::Writer) {
+    /// let buffers = writer.take_buffers(16);
+    /// assert!(buffers.len() <= 16 && buffers.iter().all(String::is_empty));
+    /// # }
+    /// ```
+    ///
+    /// [`LayoutCache::add_buffers`]: crate::layout::LayoutCache::add_buffers
+    pub fn take_buffers(&self, max: usize) -> Vec<String> {
+        match self.shared.spares.try_lock() {
+            Ok(mut spares) => {
+                let from = spares.len().saturating_sub(max);
+                spares.drain(from..).collect()
+            }
+            Err(_) => Vec::new(),
+        }
+    }
+
     /// `Some(reason)` once the writer failed closed.
     pub fn failed(&self) -> Option<String> {
         self.shared.failed_reason()
@@ -601,7 +632,14 @@ struct Worker {
     dropped_unreported: u64,
     /// The last write or fsync failed and `buf` holds what it could not write.
     failing: bool,
+    /// JSON buffers of the records sealed in this cycle, to hand back ([`Shared::spares`]).
+    spent: Vec<String>,
 }
+
+/// Buffers kept for reuse at most ([`Shared::spares`]), and the largest kept: enough for a
+/// queue's worth of typical records in flight, without holding on to outsized ones.
+const SPARES_MAX: usize = 1024;
+const SPARE_BYTES_MAX: usize = 4096;
 
 impl Worker {
     fn new(log: FileLog, config: WriterConfig, rx: Receiver<Msg>, shared: Arc<Shared>) -> Worker {
@@ -619,6 +657,7 @@ impl Worker {
             last_checkpoint: Instant::now(),
             dropped_unreported: 0,
             failing: false,
+            spent: Vec::new(),
         }
     }
 
@@ -676,6 +715,7 @@ impl Worker {
                 && self.waiting.is_empty()
                 && self.config.durability != Durability::EveryRecord;
             self.write_and_sync(!flushes.is_empty() || stop.is_some());
+            self.return_buffers();
             let flush_result = self.flush_result();
             if !flushes.is_empty() {
                 self.checkpoint();
@@ -805,6 +845,25 @@ impl Worker {
                 self.drop_record(ack, SubmitError::NotWritten(e.to_string()));
             }
         }
+        let mut json = record.into_json();
+        if json.capacity() <= SPARE_BYTES_MAX && self.spent.len() < SPARES_MAX {
+            json.clear();
+            self.spent.push(json);
+        }
+    }
+
+    /// Hand the buffers of this cycle's records back for reuse, unless the pool is full or
+    /// busy (then they are freed here).
+    fn return_buffers(&mut self) {
+        if self.spent.is_empty() {
+            return;
+        }
+        if let Ok(mut spares) = self.shared.spares.try_lock() {
+            let room = SPARES_MAX.saturating_sub(spares.len());
+            let from = self.spent.len().saturating_sub(room);
+            spares.extend(self.spent.drain(from..));
+        }
+        self.spent.clear();
     }
 
     fn drop_record(&mut self, ack: Option<Arc<Ack>>, err: SubmitError) {
