@@ -184,12 +184,41 @@ pub(crate) fn check_event_name(name: &str) -> Result<(), String> {
 /// Parses the arguments of `#[audited(...)]`, recording every problem in `cx`.
 /// Problems that need the function (unknown parameters, ...) are checked later.
 pub(crate) fn parse_audited_args(tokens: proc_macro2::TokenStream, cx: &Ctxt) -> AuditedArgs {
-    let mut args = AuditedArgs::default();
+    parse_args(
+        tokens,
+        cx,
+        ("#[audited]", AUDITED_OPTIONS),
+        "`#[audited(event = \"auth.login\")]`",
+        audited_option,
+    )
+}
+
+/// Parses the input of `audit_event!(...)`, recording every problem in `cx`.
+pub(crate) fn parse_event_args(tokens: proc_macro2::TokenStream, cx: &Ctxt) -> EventArgs {
+    parse_args(
+        tokens,
+        cx,
+        ("audit_event!", EVENT_OPTIONS),
+        "`audit_event!(event = \"session.timeout\")`",
+        event_option,
+    )
+}
+
+/// The option list of `what` (a macro, and the options it knows), each option given to
+/// `on_option`; `event` is required (`example` shows it).
+fn parse_args<A: Default>(
+    tokens: proc_macro2::TokenStream,
+    cx: &Ctxt,
+    (what, options): (&str, &[&str]),
+    example: &str,
+    on_option: impl Fn(&mut A, &Ident, ParseStream<'_>, &Ctxt) -> syn::Result<()>,
+) -> A {
+    let mut args = A::default();
     let mut event_given = false;
     let parser = |input: ParseStream<'_>| {
-        parse_option_list(input, cx, "#[audited]", AUDITED_OPTIONS, |name, input| {
+        parse_option_list(input, cx, what, options, |name, input| {
             event_given |= name == "event";
-            audited_option(&mut args, name, input, cx)
+            on_option(&mut args, name, input, cx)
         });
         Ok(())
     };
@@ -200,30 +229,7 @@ pub(crate) fn parse_audited_args(tokens: proc_macro2::TokenStream, cx: &Ctxt) ->
     if !event_given {
         cx.error_at(
             Span::call_site(),
-            "missing required option `event`, e.g. `#[audited(event = \"auth.login\")]`",
-        );
-    }
-    args
-}
-
-/// Parses the input of `audit_event!(...)`, recording every problem in `cx`.
-pub(crate) fn parse_event_args(tokens: proc_macro2::TokenStream, cx: &Ctxt) -> EventArgs {
-    let mut args = EventArgs::default();
-    let mut event_given = false;
-    let parser = |input: ParseStream<'_>| {
-        parse_option_list(input, cx, "audit_event!", EVENT_OPTIONS, |name, input| {
-            event_given |= name == "event";
-            event_option(&mut args, name, input, cx)
-        });
-        Ok(())
-    };
-    if let Err(err) = parser.parse2(tokens) {
-        cx.push(err);
-    }
-    if !event_given {
-        cx.error_at(
-            Span::call_site(),
-            "missing required option `event`, e.g. `audit_event!(event = \"session.timeout\")`",
+            format!("missing required option `event`, e.g. {example}"),
         );
     }
     args
