@@ -46,6 +46,9 @@ use crate::seal::Unsealed;
 /// Layouts a cache keeps; beyond it, the oldest is replaced.
 const CAPACITY: usize = 32;
 
+/// Records written (allocating) before asking for buffers again after none were given.
+const ASK_AGAIN_AFTER: u32 = 16;
+
 /// Members a layout takes at most (a record with more takes the tree path).
 const MAX_MEMBERS: usize = 64;
 
@@ -70,6 +73,8 @@ pub struct LayoutCache {
     stats: LayoutStats,
     /// Empty buffers to write records into ([`add_buffers`](LayoutCache::add_buffers)).
     buffers: Vec<String>,
+    /// Records to write before asking for buffers again, after asking found none.
+    wait_for_buffers: u32,
 }
 
 /// The names of a record's members, in the order they were set: addresses and lengths of
@@ -174,6 +179,10 @@ impl LayoutCache {
     /// assert_eq!(cache.buffers(), 4);
     /// ```
     pub fn add_buffers(&mut self, mut buffers: Vec<String>) {
+        if buffers.is_empty() {
+            self.wait_for_buffers = ASK_AGAIN_AFTER;
+            return;
+        }
         buffers.iter_mut().for_each(String::clear);
         if self.buffers.is_empty() {
             self.buffers = buffers;
@@ -186,6 +195,28 @@ impl LayoutCache {
     /// (Example: see [`add_buffers`](LayoutCache::add_buffers).)
     pub fn buffers(&self) -> usize {
         self.buffers.len()
+    }
+
+    /// Whether to ask for buffers now: when it has none left, and the last time it was
+    /// given none was a few records ago (asking takes a lock shared with the writer).
+    ///
+    /// ```
+    /// let mut cache = audit_core::layout::LayoutCache::new();
+    /// assert!(cache.wants_buffers());
+    /// cache.add_buffers(Vec::new()); // none to be had
+    /// assert!(!cache.wants_buffers());
+    /// ```
+    pub fn wants_buffers(&mut self) -> bool {
+        if !self.buffers.is_empty() {
+            return false;
+        }
+        match self.wait_for_buffers {
+            0 => true,
+            _ => {
+                self.wait_for_buffers -= 1;
+                false
+            }
+        }
     }
 
     /// Redact `record` with `policy` and serialize it: the same [`Unsealed`] as
@@ -435,6 +466,21 @@ mod tests {
         assert!(unsealed.json().contains("[REDACTED"), "{}", unsealed.json());
         assert_eq!(cache.buffers(), 1);
         assert_eq!(cache.stats().tree, 2);
+    }
+
+    /// After being given no buffers, the cache asks again only some records later; while it
+    /// holds buffers it does not ask.
+    #[test]
+    fn asking_for_buffers_backs_off_when_there_are_none() {
+        let mut cache = LayoutCache::new();
+        assert!(cache.wants_buffers());
+        cache.add_buffers(Vec::new());
+        let asked = (0..100).position(|_| cache.wants_buffers());
+        assert_eq!(asked, Some(ASK_AGAIN_AFTER as usize));
+        cache.add_buffers(vec![String::new()]);
+        assert!(!cache.wants_buffers());
+        let _ = cache.unsealed(login(), Policy::builtin());
+        assert!(cache.wants_buffers());
     }
 
     /// A cached layout never stands in for another policy, even one made after the first

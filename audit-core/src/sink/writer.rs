@@ -640,6 +640,8 @@ struct Worker {
 /// queue's worth of typical records in flight, without holding on to outsized ones.
 const SPARES_MAX: usize = 1024;
 const SPARE_BYTES_MAX: usize = 4096;
+/// Buffers handed back at a time.
+const RETURN_EVERY: usize = 32;
 
 impl Worker {
     fn new(log: FileLog, config: WriterConfig, rx: Receiver<Msg>, shared: Arc<Shared>) -> Worker {
@@ -846,14 +848,19 @@ impl Worker {
             }
         }
         let mut json = record.into_json();
-        if json.capacity() <= SPARE_BYTES_MAX && self.spent.len() < SPARES_MAX {
+        if json.capacity() <= SPARE_BYTES_MAX {
             json.clear();
             self.spent.push(json);
+            // Back as they come, not once per batch: a batch can hold thousands of records
+            // while the callers go on making new ones.
+            if self.spent.len() >= RETURN_EVERY {
+                self.return_buffers();
+            }
         }
     }
 
-    /// Hand the buffers of this cycle's records back for reuse, unless the pool is full or
-    /// busy (then they are freed here).
+    /// Hand the buffers of the records sealed so far back for reuse. When the pool is busy
+    /// they wait for the next try; beyond what the pool can take they are freed here.
     fn return_buffers(&mut self) {
         if self.spent.is_empty() {
             return;
@@ -862,8 +869,11 @@ impl Worker {
             let room = SPARES_MAX.saturating_sub(spares.len());
             let from = self.spent.len().saturating_sub(room);
             spares.extend(self.spent.drain(from..));
+            drop(spares);
+            self.spent.clear();
+        } else if self.spent.len() > SPARES_MAX {
+            self.spent.clear();
         }
-        self.spent.clear();
     }
 
     fn drop_record(&mut self, ack: Option<Arc<Ack>>, err: SubmitError) {
