@@ -26,6 +26,7 @@ struct Inputs {
     users: Vec<String>,
     ips: Vec<String>,
     rids: Vec<String>,
+    event_ids: Vec<String>,
 }
 
 const INPUTS: usize = 1024;
@@ -43,11 +44,13 @@ impl Inputs {
             users: Vec::new(),
             ips: Vec::new(),
             rids: Vec::new(),
+            event_ids: Vec::new(),
         };
         for i in 0..INPUTS {
             let (a, b) = (next(), next());
             inputs.users.push(format!("u-{:06}", a % 1_000_000));
             inputs.ips.push(format!("203.0.113.{}", i % 251 + 1));
+            inputs.event_ids.push(format!("{:016x}", a ^ b));
             inputs.rids.push(format!(
                 "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
                 a >> 32,
@@ -64,6 +67,11 @@ impl Inputs {
     fn get(&self, i: u64) -> (&str, &str, &str) {
         let i = i as usize % INPUTS;
         (&self.users[i], &self.ips[i], &self.rids[i])
+    }
+
+    /// An event id (16 hex digits) for the records of the components.
+    fn event_id(&self, i: u64) -> &str {
+        &self.event_ids[i as usize % INPUTS]
     }
 }
 
@@ -616,17 +624,19 @@ fn sample_record(inputs: &Inputs, i: u64) -> audit_layer::audit_core::record::Re
 }
 
 /// The same record, built flat as an audited call builds it.
+/// The flat record `login` builds, as the capture builds it: the captured strings and the
+/// event id inline (no allocation).
 fn sample_flat(inputs: &Inputs, i: u64) -> audit_layer::audit_core::flat::FlatRecord {
-    use audit_layer::audit_core::flat::FlatRecord;
+    use audit_layer::audit_core::flat::{FlatRecord, FlatValue};
     use audit_layer::audit_core::record::Outcome;
     let (u, ip, rid) = inputs.get(i);
     let mut r = FlatRecord::new("auth.login", Outcome::Success, std::time::SystemTime::now())
         .expect("record");
-    r.set_actor(u);
-    let _ = r.set("source.ip", ip);
-    let _ = r.set("http.request.id", rid);
+    r.set_actor(FlatValue::text(u));
+    let _ = r.set_or_field("source.ip", FlatValue::text(ip));
+    let _ = r.set_or_field("http.request.id", FlatValue::text(rid));
     r.set_duration(Duration::from_nanos(1234));
-    let _ = r.set("event.id", format!("{:016x}", i));
+    r.set_event_id(inputs.event_id(i));
     r
 }
 
