@@ -152,35 +152,24 @@ pub(crate) fn deliver_nowait(record: Result<FlatRecord, String>) -> Option<Durab
     };
     // `None`: a test capture took it.
     let record = crate::testing::hook_deliver(record)?;
-    match current_pipeline() {
-        Some(p) => {
-            // Redacted and serialized here, on the caller's thread (the writer only seals),
-            // from this thread's layouts: no lock, nothing shared.
-            // Checked first, so that the record is never moved into a closure that cannot
-            // run: the cache is gone while thread-locals are destroyed (an audited call in
-            // a thread-local's destructor) and busy if this is re-entered; nothing on this
-            // thread runs between the check and the use.
-            let usable = LAYOUTS
-                .try_with(|cache| cache.try_borrow_mut().is_ok())
-                .unwrap_or(false);
-            let unsealed = if usable {
-                LAYOUTS.with(|cache| {
-                    let mut cache = cache.borrow_mut();
-                    if cache.buffers() == 0 {
-                        // The buffers of records already written (allocated by callers,
-                        // handed back by the writer): no allocator traffic between threads.
-                        cache.add_buffers(p.writer.take_buffers(BUFFERS_PER_THREAD));
-                    }
-                    cache.unsealed(record, &p.redaction)
-                })
-            } else {
-                record.into_unsealed(&p.redaction)
-            };
-            match p.writer.submit_unsealed_nowait(unsealed) {
-                Ok(wait) => return wait,
-                Err(e) => durable_result(Err(e)),
-            }
-        }
+    // The current subscriber's layer, asked in place: no `Arc` clone per record (its count
+    // would be one more cache line that every calling thread writes).
+    let mut record = Some(record);
+    let delivered = tracing::dispatcher::get_default(|d| {
+        let layer = d.downcast_ref::<AuditLayer>()?;
+        Some(deliver_to(&layer.pipeline, record.take()?))
+    });
+    if let Some(wait) = delivered {
+        return wait;
+    }
+    let record = record?;
+    let fallback = FALLBACK
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+        .and_then(Weak::upgrade);
+    match fallback {
+        Some(p) => deliver_to(&p, record),
         None => {
             LOST.fetch_add(1, Ordering::Relaxed);
             if !WARNED.swap(true, Ordering::Relaxed) {
@@ -191,9 +180,42 @@ pub(crate) fn deliver_nowait(record: Result<FlatRecord, String>) -> Option<Durab
                     record.action()
                 );
             }
+            None
         }
     }
-    None
+}
+
+/// Redact, serialize and submit `record` to pipeline `p`.
+fn deliver_to(p: &Pipeline, record: FlatRecord) -> Option<Durable> {
+    // Redacted and serialized here, on the caller's thread (the writer only seals), from
+    // this thread's layouts: no lock, nothing shared.
+    // Checked first, so that the record is never moved into a closure that cannot run: the
+    // cache is gone while thread-locals are destroyed (an audited call in a thread-local's
+    // destructor) and busy if this is re-entered; nothing on this thread runs between the
+    // check and the use.
+    let usable = LAYOUTS
+        .try_with(|cache| cache.try_borrow_mut().is_ok())
+        .unwrap_or(false);
+    let unsealed = if usable {
+        LAYOUTS.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if cache.wants_buffers() {
+                // The buffers of records already written (allocated by callers, handed
+                // back by the writer): no allocator traffic between threads.
+                cache.add_buffers(p.writer.take_buffers(BUFFERS_PER_THREAD));
+            }
+            cache.unsealed(record, &p.redaction)
+        })
+    } else {
+        record.into_unsealed(&p.redaction)
+    };
+    match p.writer.submit_unsealed_nowait(unsealed) {
+        Ok(wait) => wait,
+        Err(e) => {
+            durable_result(Err(e));
+            None
+        }
+    }
 }
 
 /// Record buffers a thread takes back from the writer at a time.
