@@ -192,6 +192,14 @@ pub fn run(args: EmitArgs) -> CliResult<u8> {
     let sealed = log
         .append(record)
         .map_err(|e| Failure::new(e.to_string()))?;
+    // The key's state file is rewritten in the background when the key evolves: done
+    // before this command says it sealed anything.
+    log.sync_key_state().map_err(|e| {
+        Failure::new(format!(
+            "the record was sealed (seq {}) but the key's state file could not be rewritten: {e}",
+            sealed.seq
+        ))
+    })?;
     if !args.quiet {
         eprintln!(
             "{}: sealed seq {} mac {}",

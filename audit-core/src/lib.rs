@@ -47,6 +47,7 @@
 pub mod canonical;
 pub mod checkpoint;
 pub mod flat;
+mod key_state;
 pub mod keys;
 pub mod layout;
 pub mod record;

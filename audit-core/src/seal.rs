@@ -30,6 +30,7 @@ use std::time::SystemTime;
 
 use crate::canonical::{cmp_keys, write_int, write_string, Object, Value, MAX_SAFE_INTEGER};
 use crate::checkpoint::Checkpoint;
+use crate::key_state::StateFile;
 use crate::keys::{KeyError, MacKey, SealingKey};
 use crate::record::Record;
 use crate::signing::{decode_mac, encode_mac_bytes, ZERO_MAC};
@@ -220,7 +221,8 @@ pub struct Sealer {
     chain: String,
     next_seq: u64,
     prev: String,
-    state_path: Option<PathBuf>,
+    /// The key's state file, rewritten when the key evolves (off this thread).
+    state: Option<StateFile>,
 }
 
 /// Check a chain id: 1 to 64 characters from `0-9 a-z A-Z - _`.
@@ -271,17 +273,42 @@ impl Sealer {
             chain,
             next_seq,
             prev,
-            state_path: None,
+            state: None,
         })
     }
 
-    /// Rewrite this state file (atomically, 0600) whenever the key evolves, before the first
-    /// record of the new epoch is sealed, so the old epoch key is gone from disk too.
+    /// Write the key's state to this file now (atomically, 0600), and rewrite it whenever
+    /// the key evolves, so that the old epoch key is gone from disk too. The rewrites are
+    /// made by a thread of the sealer's own, so sealing does not wait for their two
+    /// `fsync`s: the file is at most one rewrite behind the key in memory, never ahead of it
+    /// (a writer that opens the log evolves the key forward from it). A rewrite that fails
+    /// fails the next record sealed after it is known; [`sync_key_state`](Self::sync_key_state)
+    /// waits for the rewrites, and dropping the sealer writes the last one.
     pub fn persist_key_to(mut self, path: impl Into<PathBuf>) -> Result<Sealer, SealError> {
-        let path = path.into();
-        self.key.store(&path)?;
-        self.state_path = Some(path);
+        self.state = Some(StateFile::create(path.into(), &self.key)?);
         Ok(self)
+    }
+
+    /// Wait until the key's state file holds the current key (see
+    /// [`persist_key_to`](Self::persist_key_to)); the error of a rewrite that failed.
+    ///
+    /// ```
+    /// use audit_core::{keys::SealingKey, record::{Outcome, Record}, seal::Sealer};
+    /// let dir = tempfile::tempdir()?;
+    /// let (key, _) = SealingKey::generate("k1", 2)?;
+    /// let mut sealer = Sealer::new_chain(key)?.persist_key_to(dir.path().join("writer.key"))?;
+    /// for _ in 0..5 {
+    ///     sealer.seal(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+    /// }
+    /// sealer.sync_key_state()?;
+    /// assert_eq!(SealingKey::load(&dir.path().join("writer.key"))?.epoch(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn sync_key_state(&self) -> Result<(), SealError> {
+        match &self.state {
+            Some(state) => Ok(state.wait()?),
+            None => Ok(()),
+        }
     }
 
     /// The chain id.
@@ -312,8 +339,10 @@ impl Sealer {
     /// Switch to a new key (a new kid) and continue the same chain with it.
     pub fn rotate_key(&mut self, mut key: SealingKey) -> Result<(), SealError> {
         key.advance_to(key.epoch_of(self.next_seq))?;
-        if let Some(path) = &self.state_path {
-            key.store(path)?;
+        if let Some(state) = &self.state {
+            // A new key: written before it seals anything (not in the background).
+            state.wait()?;
+            key.store(state.path())?;
         }
         self.mac_key = key.mac_key();
         self.key = key;
@@ -357,10 +386,12 @@ impl Sealer {
         }
         let epoch = self.key.epoch_of(seq);
         if self.key.advance_to(epoch)? {
-            if let Some(path) = &self.state_path {
-                self.key.store(path)?;
-            }
+            // The MAC key first: if the state file reports a failure, this record is refused
+            // but the next one is still sealed under the right epoch key.
             self.mac_key = self.key.mac_key();
+            if let Some(state) = &self.state {
+                state.submit(&self.key)?;
+            }
         }
         // The MAC covers the canonical form of the body with the integrity object
         // `{"chain","kid","prev","seq","v"}` in its place; the line is the same with

@@ -300,6 +300,12 @@ impl FileLog {
         Ok(log)
     }
 
+    /// Wait until the sealing key's state file holds the current key (it is rewritten in
+    /// the background when the key evolves: see [`Sealer::persist_key_to`]).
+    pub fn sync_key_state(&self) -> Result<(), SinkError> {
+        Ok(self.sealer.sync_key_state()?)
+    }
+
     /// The sealer (chain id, head, key).
     pub fn sealer(&self) -> &Sealer {
         &self.sealer

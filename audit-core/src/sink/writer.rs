@@ -827,8 +827,8 @@ impl Worker {
                 return;
             }
         }
-        // The key evolves (and its state file is rewritten) when this record starts a new
-        // epoch. Write what is sealed under the old epoch first, so that a crash can never
+        // The key evolves (and its state file is rewritten, in the background) when this
+        // record starts a new epoch. Write what is sealed under the old epoch first, so that a crash can never
         // leave the state file more than one epoch ahead of the log (the next writer could
         // not continue the chain).
         let sealer = self.log.sealer();
@@ -946,6 +946,14 @@ impl Worker {
             if let Err(e) = self.sync_now() {
                 self.fail(&e);
                 return;
+            }
+        }
+        if force_sync {
+            // A flush or shutdown also waits for the key's state file (rewritten in the
+            // background when the key evolves). Its failure is reported; the records are
+            // written, so it does not fail them.
+            if let Err(e) = self.log.sync_key_state() {
+                self.report(&e, 0);
             }
         }
         if self.unsynced_records == 0 || self.config.durability != Durability::EveryRecord {
