@@ -122,24 +122,42 @@ struct LineBits {
     ascii: bool,
 }
 
-/// The facts of `line` (at most [`HOP_MAX_LINE`] bytes), in loops written without early
-/// exits so that they vectorize: running minimum, maximum and backslash folds over the whole
-/// line, and per 64-byte block a flag byte per quote, packed eight at a time into mask bits
-/// by a multiplication, written to `quotes` (bit `i % 64` of word `i / 64` is set when byte
-/// `i` is `"`; `quotes` starts zeroed) where it lies: returning it would copy it.
+/// The facts of `line` (at most [`HOP_MAX_LINE`] bytes), in one pass of loops written
+/// without early exits so that they vectorize: per 64-byte block a flag byte per quote,
+/// packed eight at a time into mask bits by a multiplication and written to `quotes` (bit
+/// `i % 64` of word `i / 64` is set when byte `i` is `"`; `quotes` starts zeroed) where it
+/// lies, since returning it would copy it; and, while the block is loaded, a fold of "below
+/// 0x20, above 0x7F or a backslash". Only a line where that fold finds a byte (a non-ASCII
+/// or escaped line) is read again, by [`odd_bits`], to tell which.
 fn line_bits(line: &[u8], quotes: &mut [u64; HOP_BLOCKS]) -> LineBits {
     debug_assert!(line.len() <= HOP_MAX_LINE);
-    let min = line.iter().fold(0xFFu8, |a, &c| a.min(c));
-    let max = line.iter().fold(0u8, |a, &c| a.max(c));
-    let backslash = line.iter().fold(false, |a, &c| a | (c == b'\\'));
+    let mut odd = false;
     let mut chunks = line.chunks_exact(64);
     for (blk, m) in chunks.by_ref().zip(quotes.iter_mut()) {
-        *m = quote_mask(blk);
+        *m = quote_mask(blk, &mut odd);
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
-        quotes[line.len() / 64] = quote_mask(rest);
+        quotes[line.len() / 64] = quote_mask(rest, &mut odd);
     }
+    if odd {
+        odd_bits(line)
+    } else {
+        LineBits {
+            control: false,
+            backslash: false,
+            ascii: true,
+        }
+    }
+}
+
+/// The facts of a line that has a byte below 0x20, above 0x7F or a backslash: running
+/// minimum, maximum and backslash folds.
+#[cold]
+fn odd_bits(line: &[u8]) -> LineBits {
+    let min = line.iter().fold(0xFFu8, |a, &c| a.min(c));
+    let max = line.iter().fold(0u8, |a, &c| a.max(c));
+    let backslash = line.iter().fold(false, |a, &c| a | (c == b'\\'));
     LineBits {
         control: min < 0x20,
         backslash,
@@ -147,13 +165,17 @@ fn line_bits(line: &[u8], quotes: &mut [u64; HOP_BLOCKS]) -> LineBits {
     }
 }
 
-/// Bit `i` set when `blk[i]` is `"` (`blk` has at most 64 bytes).
+/// Bit `i` set when `blk[i]` is `"` (`blk` has at most 64 bytes); sets `odd` when a byte
+/// is below 0x20, above 0x7F (negative as `i8`) or a backslash.
 #[inline]
-fn quote_mask(blk: &[u8]) -> u64 {
+fn quote_mask(blk: &[u8], odd: &mut bool) -> u64 {
     let mut flags = [0u8; 64];
+    let mut any = 0u8;
     for (f, &c) in flags.iter_mut().zip(blk) {
         *f = u8::from(c == b'"');
+        any |= u8::from((c as i8) < 0x20) | u8::from(c == b'\\');
     }
+    *odd |= any != 0;
     let mut m = 0u64;
     for (g, eight) in flags.chunks_exact(8).enumerate() {
         let w = u64::from_le_bytes(eight.try_into().unwrap_or([0; 8]));
@@ -933,15 +955,29 @@ mod tests {
                     }
                 })
                 .collect();
-            let mut quotes = [0u64; HOP_BLOCKS];
-            let bits = line_bits(&line, &mut quotes);
-            for i in 0..HOP_BLOCKS * 64 {
-                let set = quotes[i / 64] >> (i % 64) & 1 == 1;
-                assert_eq!(set, line.get(i) == Some(&b'"'), "byte {i} of {line:?}");
+            // The line, and the line without its control, non-ASCII and backslash bytes
+            // (which only the rare path reads again), but for one such byte at a random
+            // place (or none).
+            let plain = |c: u8| (0x20..0x80).contains(&c) && c != b'\\';
+            let mut clean: Vec<u8> = line
+                .iter()
+                .map(|&c| if plain(c) { c } else { b'a' })
+                .collect();
+            if !clean.is_empty() && round % 2 == 0 {
+                let at = next() as usize % clean.len();
+                clean[at] = [0x00, 0x1f, 0x80, 0xff, b'\\'][round / 2 % 5];
             }
-            assert_eq!(bits.control, line.iter().any(|&c| c < 0x20));
-            assert_eq!(bits.backslash, line.contains(&b'\\'));
-            assert_eq!(bits.ascii, line.is_ascii());
+            for line in [line, clean] {
+                let mut quotes = [0u64; HOP_BLOCKS];
+                let bits = line_bits(&line, &mut quotes);
+                for i in 0..HOP_BLOCKS * 64 {
+                    let set = quotes[i / 64] >> (i % 64) & 1 == 1;
+                    assert_eq!(set, line.get(i) == Some(&b'"'), "byte {i} of {line:?}");
+                }
+                assert_eq!(bits.control, line.iter().any(|&c| c < 0x20));
+                assert_eq!(bits.backslash, line.contains(&b'\\'));
+                assert_eq!(bits.ascii, line.is_ascii());
+            }
         }
     }
 
