@@ -6,21 +6,27 @@
 //! as sealing the 1024 records of a default epoch, and a writer that waited for them could
 //! not keep up with its callers. A [`StateFile`] hands each new state to a thread of its own,
 //! which writes the newest one it has (a state replaced before it was written is skipped:
-//! only the newest matters), while sealing goes on.
+//! only the newest matters), while sealing goes on; and it rewrites the file at most once
+//! per interval ([`DEFAULT_INTERVAL`] unless told otherwise), so that a high record rate
+//! does not turn into a stream of `fsync`s competing with the writer for the CPU and disk.
 //!
-//! The file is therefore at most one rewrite behind the key in memory, and never ahead of
-//! it: the chain can always be continued from it (a writer that opens the log evolves the
-//! key forward to the epoch of its next record). A failed rewrite is reported by the next
-//! [`submit`](StateFile::submit) or [`wait`](StateFile::wait), and a dropped `StateFile`
-//! writes the last state before its thread ends.
+//! The file is therefore behind the key in memory by at most the interval plus one rewrite,
+//! and never ahead of it: the chain can always be continued from it (a writer that opens the
+//! log evolves the key forward to the epoch of its next record). A failed rewrite is reported
+//! by the next [`submit`](StateFile::submit) or [`wait`](StateFile::wait); `wait` and a drop
+//! write the newest state at once, without waiting for the interval.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
 use crate::keys::{write_private_atomic, KeyError, SealingKey};
+
+/// How often at most the state file is rewritten, by default: 50 times a second.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(20);
 
 /// Rewrites one state file from a thread of its own (see the [module docs](self)).
 pub(crate) struct StateFile {
@@ -40,7 +46,11 @@ struct Pending {
     next: Option<Zeroizing<String>>,
     writing: bool,
     failed: Option<KeyError>,
+    /// Callers waiting for the newest state to be written: it is, without the interval.
+    urgent: usize,
     stop: bool,
+    /// Rewrites made (the first, synchronous, write not counted).
+    writes: u64,
 }
 
 impl Shared {
@@ -50,8 +60,13 @@ impl Shared {
 }
 
 impl StateFile {
-    /// Write `key`'s state to `path` now, then keep a thread to rewrite it.
-    pub(crate) fn create(path: PathBuf, key: &SealingKey) -> Result<StateFile, KeyError> {
+    /// Write `key`'s state to `path` now, then keep a thread to rewrite it, at most once
+    /// per `interval`.
+    pub(crate) fn create(
+        path: PathBuf,
+        key: &SealingKey,
+        interval: Duration,
+    ) -> Result<StateFile, KeyError> {
         key.store(&path)?;
         let shared = Arc::new(Shared {
             pending: Mutex::new(Pending::default()),
@@ -60,7 +75,7 @@ impl StateFile {
         let (thread_path, thread_shared) = (path.clone(), shared.clone());
         let thread = std::thread::Builder::new()
             .name("audit-key-state".into())
-            .spawn(move || run(&thread_path, &thread_shared))
+            .spawn(move || run(&thread_path, &thread_shared, interval))
             .map_err(|source| KeyError::Io {
                 path: path.clone(),
                 source,
@@ -99,9 +114,11 @@ impl StateFile {
         }
     }
 
-    /// Wait until nothing is pending or being written.
+    /// Wait until nothing is pending or being written (the newest state is written at once).
     fn idle(&self) -> MutexGuard<'_, Pending> {
         let mut pending = self.shared.lock();
+        pending.urgent += 1;
+        self.shared.changed.notify_all();
         while pending.next.is_some() || pending.writing {
             pending = self
                 .shared
@@ -109,6 +126,7 @@ impl StateFile {
                 .wait(pending)
                 .unwrap_or_else(|p| p.into_inner());
         }
+        pending.urgent -= 1;
         pending
     }
 }
@@ -138,16 +156,28 @@ impl std::fmt::Debug for StateFile {
     }
 }
 
-fn run(path: &Path, shared: &Shared) {
+fn run(path: &Path, shared: &Shared, interval: Duration) {
     let mut pending = shared.lock();
+    let mut last = Instant::now();
     loop {
-        if let Some(text) = pending.next.take() {
+        let due = last + interval;
+        let now = Instant::now();
+        if pending.next.is_some() && now < due && pending.urgent == 0 && !pending.stop {
+            // Written at most once per interval: wait for it (or for someone in a hurry).
+            pending = shared
+                .changed
+                .wait_timeout(pending, due - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        } else if let Some(text) = pending.next.take() {
             pending.writing = true;
             drop(pending);
             let result = write_private_atomic(path, text.as_bytes());
             drop(text);
+            last = Instant::now();
             pending = shared.lock();
             pending.writing = false;
+            pending.writes += 1;
             if let Err(e) = result {
                 pending.failed = Some(e);
             }
@@ -178,7 +208,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("writer.key");
         let mut key = key();
-        let state = StateFile::create(path.clone(), &key).unwrap();
+        let state = StateFile::create(path.clone(), &key, Duration::ZERO).unwrap();
         assert_eq!(SealingKey::load(&path).unwrap().epoch(), 0);
         for epoch in 1..=50 {
             assert!(key.advance_to(epoch).unwrap());
@@ -202,7 +232,7 @@ mod tests {
         std::fs::create_dir(&sub).unwrap();
         let path = sub.join("writer.key");
         let mut key = key();
-        let state = StateFile::create(path.clone(), &key).unwrap();
+        let state = StateFile::create(path.clone(), &key, Duration::ZERO).unwrap();
         std::fs::remove_file(&path).unwrap();
         std::fs::remove_dir(&sub).unwrap(); // the directory is gone: the rewrite fails
         assert!(key.advance_to(1).unwrap());
@@ -219,5 +249,28 @@ mod tests {
         drop(state.idle());
         assert!(key.advance_to(4).unwrap());
         assert!(state.submit(&key).is_err());
+    }
+
+    /// Within the interval nothing is rewritten however often the key evolves; `wait`
+    /// writes the newest state at once, in one rewrite.
+    #[test]
+    fn rewrites_wait_for_the_interval_unless_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("writer.key");
+        let mut key = key();
+        let state = StateFile::create(path.clone(), &key, Duration::from_secs(3600)).unwrap();
+        for epoch in 1..=10 {
+            assert!(key.advance_to(epoch).unwrap());
+            state.submit(&key).unwrap();
+        }
+        assert_eq!(state.shared.lock().writes, 0);
+        assert_eq!(SealingKey::load(&path).unwrap().epoch(), 0);
+        state.wait().unwrap();
+        assert_eq!(state.shared.lock().writes, 1);
+        assert_eq!(SealingKey::load(&path).unwrap().epoch(), 10);
+        assert!(key.advance_to(11).unwrap());
+        state.submit(&key).unwrap();
+        drop(state); // written at once too
+        assert_eq!(SealingKey::load(&path).unwrap().epoch(), 11);
     }
 }

@@ -26,11 +26,12 @@
 //! ```
 
 use std::path::PathBuf;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use crate::canonical::{cmp_keys, write_int, write_string, Object, Value, MAX_SAFE_INTEGER};
 use crate::checkpoint::Checkpoint;
 use crate::key_state::StateFile;
+pub use crate::key_state::DEFAULT_INTERVAL as DEFAULT_KEY_STATE_INTERVAL;
 use crate::keys::{KeyError, MacKey, SealingKey};
 use crate::record::Record;
 use crate::signing::{decode_mac, encode_mac_bytes, ZERO_MAC};
@@ -277,15 +278,38 @@ impl Sealer {
         })
     }
 
-    /// Write the key's state to this file now (atomically, 0600), and rewrite it whenever
-    /// the key evolves, so that the old epoch key is gone from disk too. The rewrites are
-    /// made by a thread of the sealer's own, so sealing does not wait for their two
-    /// `fsync`s: the file is at most one rewrite behind the key in memory, never ahead of it
-    /// (a writer that opens the log evolves the key forward from it). A rewrite that fails
+    /// Write the key's state to this file now (atomically, 0600), and rewrite it when the
+    /// key evolves, so that the old epoch key is gone from disk too. The rewrites are made by
+    /// a thread of the sealer's own, so sealing does not wait for their two `fsync`s, at
+    /// most once per [`DEFAULT_KEY_STATE_INTERVAL`] (always with the newest key): the file is
+    /// behind the key in memory by at most that plus one rewrite, never ahead of it (a
+    /// writer that opens the log evolves the key forward from it). A rewrite that fails
     /// fails the next record sealed after it is known; [`sync_key_state`](Self::sync_key_state)
     /// waits for the rewrites, and dropping the sealer writes the last one.
-    pub fn persist_key_to(mut self, path: impl Into<PathBuf>) -> Result<Sealer, SealError> {
-        self.state = Some(StateFile::create(path.into(), &self.key)?);
+    pub fn persist_key_to(self, path: impl Into<PathBuf>) -> Result<Sealer, SealError> {
+        self.persist_key_every(path, DEFAULT_KEY_STATE_INTERVAL)
+    }
+
+    /// [`persist_key_to`](Self::persist_key_to), rewriting the file at most once per
+    /// `interval` ([`Duration::ZERO`]: at every epoch) instead of
+    /// [`DEFAULT_KEY_STATE_INTERVAL`] (20 ms). The file lags the key in memory by at most the
+    /// interval plus one rewrite (each rewrite is two `fsync`s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use audit_core::{keys::SealingKey, seal::Sealer};
+    /// let dir = tempfile::tempdir()?;
+    /// let (key, _) = SealingKey::generate("k1", 1024)?;
+    /// let sealer = Sealer::new_chain(key)?
+    ///     .persist_key_every(dir.path().join("writer.key"), Duration::ZERO)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn persist_key_every(
+        mut self,
+        path: impl Into<PathBuf>,
+        interval: Duration,
+    ) -> Result<Sealer, SealError> {
+        self.state = Some(StateFile::create(path.into(), &self.key, interval)?);
         Ok(self)
     }
 

@@ -130,6 +130,7 @@ pub struct AuditLayerBuilder {
     log_dir: Option<PathBuf>,
     key: Option<SealingKey>,
     key_file: Option<PathBuf>,
+    key_state_interval: Option<Duration>,
     chain_id: Option<String>,
     context: Option<Vec<(String, &'static str)>>,
     no_fallback: bool,
@@ -215,10 +216,25 @@ impl AuditLayerBuilder {
         self
     }
 
-    /// The writer's sealing state file (from `audit-log keygen`); it is rewritten each time
-    /// the key evolves, so the old epoch key is erased.
+    /// The writer's sealing state file (from `audit-log keygen`); it is rewritten when the
+    /// key evolves, so the old epoch key is erased — in the background and at most once per
+    /// [`key_state_interval`](Self::key_state_interval), always with the newest key.
     pub fn sealing_key_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.key_file = Some(path.into());
+        self
+    }
+
+    /// How often at most the sealing state file is rewritten (default 20 ms;
+    /// `Duration::ZERO`: at every epoch). Each rewrite is two `fsync`s; the file lags the key
+    /// in memory by at most this plus one rewrite, and a thief who reads it can forge the
+    /// records of the epochs in that lag as well as the current one.
+    ///
+    /// ```
+    /// let builder = audit_layer::AuditLayer::builder()
+    ///     .key_state_interval(std::time::Duration::ZERO);
+    /// ```
+    pub fn key_state_interval(mut self, interval: Duration) -> Self {
+        self.key_state_interval = Some(interval);
         self
     }
 
@@ -374,6 +390,7 @@ impl AuditLayerBuilder {
         };
         let opts = FileLogOptions {
             key_state_path: self.key_file.clone(),
+            key_state_interval: self.key_state_interval,
             chain_id: self.chain_id,
             ..FileLogOptions::default()
         };

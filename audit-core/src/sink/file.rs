@@ -55,8 +55,13 @@ pub type FaultHook = Arc<dyn Fn(IoOp) -> Option<std::io::Error> + Send + Sync>;
 /// Options for [`FileLog::open`] and [`FileLog::open_dir`].
 #[derive(Clone, Default)]
 pub struct FileLogOptions {
-    /// Rewrite the sealing key's state file here whenever the key evolves.
+    /// Rewrite the sealing key's state file here when the key evolves (in the background:
+    /// see [`Sealer::persist_key_to`]).
     pub key_state_path: Option<PathBuf>,
+    /// How often at most that file is rewritten; `None`:
+    /// [`DEFAULT_KEY_STATE_INTERVAL`](crate::seal::DEFAULT_KEY_STATE_INTERVAL) (20 ms),
+    /// `Some(Duration::ZERO)`: at every epoch.
+    pub key_state_interval: Option<std::time::Duration>,
     /// `fdatasync` after every [`FileLog::append`] (the default is to leave it to the OS).
     pub sync_every_record: bool,
     /// The chain id of a new log (random when `None`).
@@ -69,6 +74,7 @@ impl std::fmt::Debug for FileLogOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FileLogOptions")
             .field("key_state_path", &self.key_state_path)
+            .field("key_state_interval", &self.key_state_interval)
             .field("sync_every_record", &self.sync_every_record)
             .field("chain_id", &self.chain_id)
             .field("fault_hook", &self.fault_hook.is_some())
@@ -258,7 +264,11 @@ impl FileLog {
             }
         };
         let sealer = match &opts.key_state_path {
-            Some(p) => sealer.persist_key_to(p)?,
+            Some(p) => sealer.persist_key_every(
+                p,
+                opts.key_state_interval
+                    .unwrap_or(crate::seal::DEFAULT_KEY_STATE_INTERVAL),
+            )?,
             None => sealer,
         };
         let mut log = FileLog {
