@@ -409,7 +409,9 @@ impl Text {
             .iter()
             .map(|m| m.value.as_str().map_or(20, |s| s.len() + 2))
             .sum();
-        json.reserve(self.len + values + 8);
+        // Exact: a buffer used again keeps its capacity, and doubling would make every
+        // buffer in circulation grow to twice the record size over time.
+        json.reserve_exact(self.len + values + 8);
         let mut audit_at = 0;
         for (k, piece) in self.pieces.iter().enumerate() {
             if self.audit_at.0 == k {

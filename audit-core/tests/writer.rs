@@ -28,6 +28,17 @@ fn open(dir: &Path, opts: FileLogOptions) -> (FileLog, VerificationKey) {
     (FileLog::open_dir(dir, "audit", sk, opts).unwrap(), vk)
 }
 
+/// Records `0..n` through a writer, then a flush and a clean shutdown; the stopped writer.
+fn write_all(log: FileLog, config: WriterConfig, n: u64) -> Writer {
+    let (writer, guard) = Writer::spawn(log, config).unwrap();
+    for i in 0..n {
+        writer.submit(record(i)).unwrap();
+    }
+    writer.flush().unwrap();
+    guard.shutdown().unwrap();
+    writer
+}
+
 fn verify(dir: &Path, vk: &VerificationKey) -> Report {
     Verifier::new(vk.clone().into()).verify_dir(dir).unwrap()
 }
@@ -44,6 +55,49 @@ fn numbers(dir: &Path) -> Vec<i64> {
         }
     }
     out
+}
+
+/// With `Durability::Os` a rotated file is synced on a thread of its own: every one is
+/// synced by the time the writer stops, a failure there is reported like the writer's own,
+/// and the log is whole.
+#[test]
+fn os_durability_syncs_rotated_files_in_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let syncs = Arc::new(AtomicUsize::new(0));
+    let counted = syncs.clone();
+    let hook = Arc::new(move |op: IoOp| {
+        let closing = std::thread::current().name() == Some("audit-log-close");
+        if op != IoOp::Sync || !closing {
+            return None;
+        }
+        // The first sync of a rotated file fails.
+        (counted.fetch_add(1, Ordering::SeqCst) == 0).then(|| io::Error::other("injected"))
+    });
+    let opts = FileLogOptions {
+        fault_hook: Some(hook),
+        ..FileLogOptions::default()
+    };
+    let (log, vk) = open(dir.path(), opts);
+    let (alert, alerts_seen) = alerts();
+    let config = WriterConfig {
+        durability: Durability::Os,
+        rotate_bytes: Some(4096),
+        on_failure: Some(alert),
+        ..WriterConfig::default()
+    };
+    let writer = write_all(log, config, 200);
+    let m = writer.metrics();
+    assert!(m.rotations >= 3, "{m:?}");
+    // Every rotated file, on the background thread, by the time the writer has stopped.
+    assert_eq!(syncs.load(Ordering::SeqCst) as u64, m.rotations, "{m:?}");
+    assert_eq!(
+        (m.failures, alerts_seen.load(Ordering::SeqCst)),
+        (1, 1),
+        "{m:?}"
+    );
+    let report = verify(dir.path(), &vk);
+    assert_eq!(report.verdict(), Verdict::Ok, "{:?}", report.findings);
+    assert_eq!(numbers(dir.path()), (0..200).collect::<Vec<_>>());
 }
 
 /// The JSON buffers of written records come back from the writer, empty, and a layout
@@ -196,12 +250,7 @@ fn checkpoints_reach_the_witness_and_catch_a_cut_tail() {
         checkpoint_records: 10,
         ..WriterConfig::default()
     };
-    let (writer, guard) = Writer::spawn(log, config).unwrap();
-    for i in 0..100 {
-        writer.submit(record(i)).unwrap();
-    }
-    writer.flush().unwrap();
-    guard.shutdown().unwrap();
+    write_all(log, config, 100);
     let cps = read_witness(&witness).unwrap();
     assert!(cps.len() >= 2, "{}", cps.len());
     let verifier = || Verifier::new(vk.clone().into()).with_checkpoints(cps.clone());

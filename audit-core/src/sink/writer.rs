@@ -46,7 +46,8 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::checkpoint::{append_witness, Checkpoint};
 use crate::record::{Outcome, Record};
 use crate::seal::Unsealed;
-use crate::sink::file::{FileLog, SinkError};
+use crate::sink::closer::Closer;
+use crate::sink::file::{ClosedFile, FileLog, SinkError};
 
 /// How long the worker lets records queue up after writing a batch (see `Worker::run`).
 const LINGER: Duration = Duration::from_micros(100);
@@ -61,9 +62,10 @@ pub const DROPPED_ACTION: &str = "audit.log.dropped";
 /// When records reach the disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Durability {
-    /// Leave it to the OS page cache (fsync only on flush, rotation and shutdown). A power
-    /// loss can lose the last seconds of records; a process crash loses none that were
-    /// written.
+    /// Leave it to the OS page cache (fsync only on flush, rotation and shutdown; a file
+    /// left by a rotation is synced on a thread of its own, so that the writer does not
+    /// stop for it, and flush and shutdown wait for that). A power loss can lose the last
+    /// seconds of records; a process crash loses none that were written.
     Os,
     /// fsync at most this often while records are pending.
     Interval(Duration),
@@ -615,6 +617,22 @@ fn lifecycle(action: &str) -> Record {
     r
 }
 
+/// Count, print and signal a failure of the writer (or of a thread working for it).
+fn report_failure(shared: &Shared, config: &WriterConfig, e: &SinkError, records: u64) {
+    shared.counters.failures.fetch_add(1, Ordering::Relaxed);
+    eprintln!(
+        "audit-core: AUDIT LOG FAILURE ({:?}): {e}; {records} record(s) not yet durable",
+        config.failure
+    );
+    if let Some(cb) = &config.on_failure {
+        cb(&WriterFailure {
+            error: e,
+            policy: config.failure,
+            records,
+        });
+    }
+}
+
 struct Worker {
     log: FileLog,
     config: WriterConfig,
@@ -634,17 +652,28 @@ struct Worker {
     failing: bool,
     /// JSON buffers of the records sealed in this cycle, to hand back ([`Shared::spares`]).
     spent: Vec<String>,
+    /// Syncs the files left by rotations (`Durability::Os` with rotation).
+    closer: Option<Closer>,
 }
 
-/// Buffers kept for reuse at most ([`Shared::spares`]), and the largest kept: enough for a
-/// queue's worth of typical records in flight, without holding on to outsized ones.
-const SPARES_MAX: usize = 1024;
-const SPARE_BYTES_MAX: usize = 4096;
+/// Buffers kept for reuse at most ([`Shared::spares`]), and the largest kept: enough for the
+/// records of a few milliseconds in flight, without holding on to outsized ones (at most
+/// 1 MiB in the pool).
+const SPARES_MAX: usize = 512;
+const SPARE_BYTES_MAX: usize = 2048;
 /// Buffers handed back at a time.
 const RETURN_EVERY: usize = 32;
 
 impl Worker {
     fn new(log: FileLog, config: WriterConfig, rx: Receiver<Msg>, shared: Arc<Shared>) -> Worker {
+        let rotates = config.rotate_bytes.is_some() || config.rotate_age.is_some();
+        let closer = (config.durability == Durability::Os && rotates)
+            .then(|| {
+                let (shared, config) = (shared.clone(), config.clone());
+                Closer::spawn(Box::new(move |e| report_failure(&shared, &config, e, 0)))
+            })
+            // Without a thread, rotations sync the file they leave themselves.
+            .and_then(Result::ok);
         Worker {
             log,
             config,
@@ -660,6 +689,7 @@ impl Worker {
             dropped_unreported: 0,
             failing: false,
             spent: Vec::new(),
+            closer,
         }
     }
 
@@ -884,21 +914,7 @@ impl Worker {
     }
 
     fn report(&self, e: &SinkError, records: u64) {
-        self.shared
-            .counters
-            .failures
-            .fetch_add(1, Ordering::Relaxed);
-        eprintln!(
-            "audit-core: AUDIT LOG FAILURE ({:?}): {e}; {records} record(s) not yet durable",
-            self.config.failure
-        );
-        if let Some(cb) = &self.config.on_failure {
-            cb(&WriterFailure {
-                error: e,
-                policy: self.config.failure,
-                records,
-            });
-        }
+        report_failure(&self.shared, &self.config, e, records);
     }
 
     /// Write the buffered lines (one write), then fsync if durability asks for it (or
@@ -949,6 +965,7 @@ impl Worker {
             }
         }
         if force_sync {
+            self.join_closing();
             // A flush or shutdown also waits for the key's state file (rewritten in the
             // background when the key evolves). Its failure is reported; the records are
             // written, so it does not fail them.
@@ -1078,6 +1095,27 @@ impl Worker {
         self.last_checkpoint = Instant::now();
     }
 
+    /// Sync a file left by a rotation on the closer's thread (here if there is none).
+    fn sync_in_background(&mut self, closed: ClosedFile) {
+        let closed = match &self.closer {
+            Some(closer) => match closer.sync(closed) {
+                Ok(()) => return,
+                Err(closed) => closed,
+            },
+            None => closed,
+        };
+        if let Err(e) = closed.sync() {
+            self.report(&e, 0);
+        }
+    }
+
+    /// Wait for the files left by rotations to be synced.
+    fn join_closing(&mut self) {
+        if let Some(closer) = &self.closer {
+            closer.wait();
+        }
+    }
+
     fn maybe_rotate(&mut self) {
         if !self.buf.is_empty() {
             return;
@@ -1093,7 +1131,17 @@ impl Worker {
         if !(by_size || by_age) {
             return;
         }
-        match self.log.rotate() {
+        // With `Durability::Os` the file left behind is synced on a thread of its own: the
+        // `fdatasync` of a whole file (a tenth of a second for 256 MiB here) would stop the
+        // writer while callers fill the queue and wait. Flush and shutdown wait for it.
+        let rotated = match self.config.durability {
+            Durability::Os => self
+                .log
+                .rotate_unsynced()
+                .map(|closed| self.sync_in_background(closed)),
+            _ => self.log.rotate(),
+        };
+        match rotated {
             Ok(()) => {
                 self.shared
                     .counters
