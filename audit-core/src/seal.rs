@@ -224,6 +224,9 @@ pub struct Sealer {
     prev: String,
     /// The key's state file, rewritten when the key evolves (off this thread).
     state: Option<StateFile>,
+    /// The key evolved since the state file was last given it: given at the next
+    /// [`lines_written`](Sealer::lines_written).
+    state_due: bool,
 }
 
 /// Check a chain id: 1 to 64 characters from `0-9 a-z A-Z - _`.
@@ -275,15 +278,19 @@ impl Sealer {
             next_seq,
             prev,
             state: None,
+            state_due: false,
         })
     }
 
-    /// Write the key's state to this file now (atomically, 0600), and rewrite it when the
-    /// key evolves, so that the old epoch key is gone from disk too. The rewrites are made by
-    /// a thread of the sealer's own, so sealing does not wait for their two `fsync`s, at
-    /// most once per [`DEFAULT_KEY_STATE_INTERVAL`] (always with the newest key): the file is
-    /// behind the key in memory by at most that plus one rewrite, never ahead of it (a
-    /// writer that opens the log evolves the key forward from it). A rewrite that fails
+    /// Write the key's state to this file now (atomically, 0600), and rewrite it after the
+    /// key evolves, so that the old epoch key is gone from disk too. A new state is given to
+    /// the file once the lines sealed so far are written ([`lines_written`](Self::lines_written),
+    /// which [`FileLog`](crate::sink::file::FileLog) calls after each write): the file is then
+    /// never ahead of the log, so a writer that opens the log can always evolve the key
+    /// forward from it to the epoch of the next record. The rewrites are made by a thread
+    /// of the sealer's own, so sealing does not wait for their two `fsync`s, at most once per
+    /// [`DEFAULT_KEY_STATE_INTERVAL`] (always with the newest key): the file lags the key in
+    /// memory by at most that plus one rewrite. A rewrite that fails
     /// fails the next record sealed after it is known; [`sync_key_state`](Self::sync_key_state)
     /// waits for the rewrites, and dropping the sealer writes the last one.
     pub fn persist_key_to(self, path: impl Into<PathBuf>) -> Result<Sealer, SealError> {
@@ -324,6 +331,8 @@ impl Sealer {
     /// for _ in 0..5 {
     ///     sealer.seal(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
     /// }
+    /// // (The lines are written to the log here.)
+    /// sealer.lines_written()?;
     /// sealer.sync_key_state()?;
     /// assert_eq!(SealingKey::load(&dir.path().join("writer.key"))?.epoch(), 2);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -333,6 +342,18 @@ impl Sealer {
             Some(state) => Ok(state.wait()?),
             None => Ok(()),
         }
+    }
+
+    /// Every line sealed so far is written to the log: if the key has evolved, its state
+    /// file may now be rewritten (in the background). The error of an earlier rewrite that
+    /// failed is returned here (the new state is then given on the next call).
+    /// (Example: see [`sync_key_state`](Self::sync_key_state).)
+    pub fn lines_written(&mut self) -> Result<(), SealError> {
+        if let (true, Some(state)) = (self.state_due, &self.state) {
+            state.submit(&self.key)?;
+            self.state_due = false;
+        }
+        Ok(())
     }
 
     /// The chain id.
@@ -410,12 +431,9 @@ impl Sealer {
         }
         let epoch = self.key.epoch_of(seq);
         if self.key.advance_to(epoch)? {
-            // The MAC key first: if the state file reports a failure, this record is refused
-            // but the next one is still sealed under the right epoch key.
             self.mac_key = self.key.mac_key();
-            if let Some(state) = &self.state {
-                state.submit(&self.key)?;
-            }
+            // Given to the state file once this record's line is written.
+            self.state_due = self.state.is_some();
         }
         // The MAC covers the canonical form of the body with the integrity object
         // `{"chain","kid","prev","seq","v"}` in its place; the line is the same with
@@ -480,6 +498,37 @@ mod tests {
     use crate::canonical::parse_canonical;
     use crate::record::Outcome;
     use crate::signing::{mac_matches, record_mac};
+
+    /// The key's state file follows the key only once the lines sealed under it are
+    /// written: it is never ahead of the log, whatever the sealer has sealed.
+    #[test]
+    fn the_state_file_waits_for_the_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("writer.key");
+        let (key, _) = SealingKey::generate("k1", 2).unwrap();
+        let mut sealer = Sealer::new_chain(key)
+            .unwrap()
+            .persist_key_every(&path, Duration::ZERO)
+            .unwrap();
+        let record = || Record::new("auth.login", Outcome::Success, SystemTime::UNIX_EPOCH);
+        for _ in 0..7 {
+            sealer.seal(record().unwrap()).unwrap(); // seq 0..=6: epoch 3
+        }
+        sealer.sync_key_state().unwrap();
+        assert_eq!(
+            SealingKey::load(&path).unwrap().epoch(),
+            0,
+            "no line written yet"
+        );
+        sealer.lines_written().unwrap();
+        sealer.sync_key_state().unwrap();
+        assert_eq!(SealingKey::load(&path).unwrap().epoch(), 3);
+        sealer.seal(record().unwrap()).unwrap(); // seq 7: still epoch 3
+        sealer.lines_written().unwrap();
+        sealer.seal(record().unwrap()).unwrap(); // seq 8: epoch 4
+        drop(sealer); // not written: the file stays at epoch 3
+        assert_eq!(SealingKey::load(&path).unwrap().epoch(), 3);
+    }
 
     #[test]
     fn seal_links_and_signs() {

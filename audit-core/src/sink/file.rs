@@ -123,6 +123,10 @@ pub struct FileLog {
     len: u64,
     opened: std::time::Instant,
     fault: Option<FaultHook>,
+    /// A rewrite of the key's state file failed (reported by
+    /// [`take_key_state_error`](FileLog::take_key_state_error) or
+    /// [`sync_key_state`](FileLog::sync_key_state)).
+    key_state_error: Option<SealError>,
 }
 
 impl std::fmt::Debug for FileLog {
@@ -324,6 +328,7 @@ impl FileLog {
             len,
             opened: std::time::Instant::now(),
             fault: opts.fault_hook,
+            key_state_error: None,
         };
         if finish_line {
             log.write_raw(b"\n")?;
@@ -356,7 +361,10 @@ impl FileLog {
 
     /// Wait until the sealing key's state file holds the current key (it is rewritten in
     /// the background when the key evolves: see [`Sealer::persist_key_to`]).
-    pub fn sync_key_state(&self) -> Result<(), SinkError> {
+    pub fn sync_key_state(&mut self) -> Result<(), SinkError> {
+        if let Some(e) = self.take_key_state_error() {
+            return Err(e);
+        }
         Ok(self.sealer.sync_key_state()?)
     }
 
@@ -389,6 +397,7 @@ impl FileLog {
     pub fn append(&mut self, record: Record) -> Result<Sealed, SinkError> {
         let sealed = self.sealer.seal(record)?;
         self.write_raw(sealed.line.as_bytes())?;
+        self.lines_written();
         if self.sync_every_record {
             self.sync()?;
         }
@@ -411,7 +420,23 @@ impl FileLog {
     /// file is cut back to its last whole line, so a later retry of the same bytes leaves no
     /// torn line; if even that fails, the error says so and the next write retries the cut.
     pub fn write_sealed(&mut self, lines: &[u8]) -> Result<(), SinkError> {
-        self.write_raw(lines)
+        self.write_raw(lines)?;
+        self.lines_written();
+        Ok(())
+    }
+
+    /// Every line sealed is written: the key's state file may follow (see
+    /// [`Sealer::lines_written`]). Its failure does not fail the write.
+    fn lines_written(&mut self) {
+        if let Err(e) = self.sealer.lines_written() {
+            self.key_state_error = Some(e);
+        }
+    }
+
+    /// The failure of a rewrite of the key's state file since the last call, if one failed
+    /// (the lines themselves were written).
+    pub fn take_key_state_error(&mut self) -> Option<SinkError> {
+        self.key_state_error.take().map(SinkError::from)
     }
 
     /// Continue the chain in a new file at `path` (which must not exist or be empty): the

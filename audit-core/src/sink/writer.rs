@@ -857,14 +857,9 @@ impl Worker {
                 return;
             }
         }
-        // The key evolves (and its state file is rewritten, in the background) when this
-        // record starts a new epoch. Write what is sealed under the old epoch first, so that a crash can never
-        // leave the state file more than one epoch ahead of the log (the next writer could
-        // not continue the chain).
-        let sealer = self.log.sealer();
-        if !self.buf.is_empty() && sealer.next_seq().is_multiple_of(sealer.key().epoch_len()) {
-            self.write_and_sync(false);
-        }
+        // The key evolves when this record starts a new epoch; its state file follows once
+        // the batch is written (`FileLog::write_sealed`), so it is never ahead of the log and
+        // a batch need not be cut at an epoch's end.
         match self.log.seal_into(&record, &mut self.buf) {
             Ok(_) => {
                 self.buf_records += 1;
@@ -923,6 +918,9 @@ impl Worker {
         if !self.buf.is_empty() {
             match self.log.write_sealed(&self.buf) {
                 Ok(()) => {
+                    if let Some(e) = self.log.take_key_state_error() {
+                        self.report(&e, 0);
+                    }
                     let c = &self.shared.counters;
                     c.written.fetch_add(self.buf_records, Ordering::Relaxed);
                     c.bytes.fetch_add(self.buf.len() as u64, Ordering::Relaxed);
