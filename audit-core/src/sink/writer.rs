@@ -781,9 +781,10 @@ impl Worker {
         self.shared.closed.store(true, Ordering::Relaxed);
     }
 
-    /// Bytes to gather before writing: up to 4 MiB, less when the file is about to rotate.
+    /// Bytes to gather before writing: up to 1 MiB (one `write` of that is as cheap per byte
+    /// as a bigger one, and the batch buffer is kept), less when the file is about to rotate.
     fn batch_limit(&self) -> usize {
-        let limit = 4usize << 20;
+        let limit = 1usize << 20;
         match self.config.rotate_bytes {
             Some(b) => limit.min(b.saturating_sub(self.log.len()) as usize),
             None => limit,
