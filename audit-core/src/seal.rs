@@ -285,9 +285,10 @@ impl Sealer {
     /// Write the key's state to this file now (atomically, 0600), and rewrite it after the
     /// key evolves, so that the old epoch key is gone from disk too. A new state is given to
     /// the file once the lines sealed so far are written ([`lines_written`](Self::lines_written),
-    /// which [`FileLog`](crate::sink::file::FileLog) calls after each write): the file is then
-    /// never ahead of the log, so a writer that opens the log can always evolve the key
-    /// forward from it to the epoch of the next record. The rewrites are made by a thread
+    /// which [`FileLog`](crate::sink::file::FileLog) calls once its lines are written or, with
+    /// a durability that syncs, synced): the file is then never ahead of the log, so a writer
+    /// that opens the log can always evolve the key forward from it to the epoch of the next
+    /// record. The rewrites are made by a thread
     /// of the sealer's own, so sealing does not wait for their two `fsync`s, at most once per
     /// [`DEFAULT_KEY_STATE_INTERVAL`] (always with the newest key): the file lags the key in
     /// memory by at most that plus one rewrite. A rewrite that fails

@@ -100,6 +100,48 @@ fn os_durability_syncs_rotated_files_in_the_background() {
     assert_eq!(numbers(dir.path()), (0..200).collect::<Vec<_>>());
 }
 
+/// The key's state file follows the lines a crash would leave: after `sync` (or
+/// `advance_key_state` where nothing syncs), never after a mere `write_sealed`.
+#[test]
+fn the_key_state_file_follows_the_synced_lines() {
+    use audit_core::keys::SealingKey;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("writer.key");
+    let (key, _) = SealingKey::generate("k1", 4).unwrap();
+    let opts = FileLogOptions {
+        key_state_path: Some(state.clone()),
+        key_state_interval: Some(Duration::ZERO),
+        ..FileLogOptions::default()
+    };
+    let mut log = FileLog::open_dir(&dir.path().join("logs"), "audit", key, opts).unwrap();
+    let epoch = |log: &mut FileLog| {
+        log.sync_key_state().unwrap();
+        SealingKey::load(&state).unwrap().epoch()
+    };
+    let start = epoch(&mut log);
+    let mut batch = Vec::new();
+    for i in 0..12 {
+        log.seal_into(&record(i).into(), &mut batch).unwrap();
+    }
+    log.write_sealed(&batch).unwrap();
+    let now = log.sealer().key().epoch();
+    assert!(now > start, "the key evolved ({start} -> {now})");
+    assert_eq!(
+        epoch(&mut log),
+        start,
+        "written, not synced: the file waits"
+    );
+    log.sync().unwrap();
+    assert_eq!(epoch(&mut log), now);
+    batch.clear();
+    for i in 12..20 {
+        log.seal_into(&record(i).into(), &mut batch).unwrap();
+    }
+    log.write_sealed(&batch).unwrap();
+    log.advance_key_state();
+    assert_eq!(epoch(&mut log), log.sealer().key().epoch());
+}
+
 /// The JSON buffers of written records come back from the writer, empty, and a layout
 /// cache writes later records into them; the log is what it would be without.
 #[test]

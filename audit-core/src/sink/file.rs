@@ -397,9 +397,10 @@ impl FileLog {
     pub fn append(&mut self, record: Record) -> Result<Sealed, SinkError> {
         let sealed = self.sealer.seal(record)?;
         self.write_raw(sealed.line.as_bytes())?;
-        self.lines_written();
         if self.sync_every_record {
             self.sync()?;
+        } else {
+            self.advance_key_state();
         }
         Ok(sealed)
     }
@@ -420,14 +421,16 @@ impl FileLog {
     /// file is cut back to its last whole line, so a later retry of the same bytes leaves no
     /// torn line; if even that fails, the error says so and the next write retries the cut.
     pub fn write_sealed(&mut self, lines: &[u8]) -> Result<(), SinkError> {
-        self.write_raw(lines)?;
-        self.lines_written();
-        Ok(())
+        self.write_raw(lines)
     }
 
-    /// Every line sealed is written: the key's state file may follow (see
-    /// [`Sealer::lines_written`]). Its failure does not fail the write.
-    fn lines_written(&mut self) {
+    /// Let the key's state file follow the key (see [`Sealer::lines_written`]): call it once
+    /// the lines written so far are as durable as the log is meant to be — after
+    /// [`write_sealed`](FileLog::write_sealed) if nothing syncs them, otherwise
+    /// [`sync`](FileLog::sync) does it — so that the file is never ahead of what a crash
+    /// leaves of the log. A failed rewrite does not fail anything here: see
+    /// [`take_key_state_error`](FileLog::take_key_state_error).
+    pub fn advance_key_state(&mut self) {
         if let Err(e) = self.sealer.lines_written() {
             self.key_state_error = Some(e);
         }
@@ -514,9 +517,12 @@ impl FileLog {
         Ok(closed)
     }
 
-    /// `fdatasync` the file.
+    /// `fdatasync` the file (then the key's state file may follow the key: see
+    /// [`advance_key_state`](FileLog::advance_key_state)).
     pub fn sync(&mut self) -> Result<(), SinkError> {
-        sync_data(&self.file, &self.path, self.fault.as_ref())
+        sync_data(&self.file, &self.path, self.fault.as_ref())?;
+        self.advance_key_state();
+        Ok(())
     }
 
     fn write_raw(&mut self, bytes: &[u8]) -> Result<(), SinkError> {

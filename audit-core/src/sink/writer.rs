@@ -859,8 +859,8 @@ impl Worker {
             }
         }
         // The key evolves when this record starts a new epoch; its state file follows once
-        // the batch is written (`FileLog::write_sealed`), so it is never ahead of the log and
-        // a batch need not be cut at an epoch's end.
+        // the batch is written or synced (see `write_and_sync`), so it is never ahead of the
+        // log and a batch need not be cut at an epoch's end.
         match self.log.seal_into(&record, &mut self.buf) {
             Ok(_) => {
                 self.buf_records += 1;
@@ -919,6 +919,12 @@ impl Worker {
         if !self.buf.is_empty() {
             match self.log.write_sealed(&self.buf) {
                 Ok(()) => {
+                    // The key's state file follows what a crash would leave of the log:
+                    // the lines written, or with a durability that syncs, the lines synced
+                    // (`FileLog::sync` advances it).
+                    if self.config.durability == Durability::Os {
+                        self.log.advance_key_state();
+                    }
                     if let Some(e) = self.log.take_key_state_error() {
                         self.report(&e, 0);
                     }
