@@ -359,8 +359,10 @@ impl FileLog {
         Ok(log)
     }
 
-    /// Wait until the sealing key's state file holds the current key (it is rewritten in
-    /// the background when the key evolves: see [`Sealer::persist_key_to`]).
+    /// Wait until the sealing key's state file holds the newest key it has been given (it
+    /// is rewritten in the background: see [`Sealer::persist_key_to`] and
+    /// [`advance_key_state`](FileLog::advance_key_state), whose example shows it); the error
+    /// of a rewrite that failed.
     pub fn sync_key_state(&mut self) -> Result<(), SinkError> {
         if let Some(e) = self.take_key_state_error() {
             return Err(e);
@@ -430,6 +432,27 @@ impl FileLog {
     /// [`sync`](FileLog::sync) does it — so that the file is never ahead of what a crash
     /// leaves of the log. A failed rewrite does not fail anything here: see
     /// [`take_key_state_error`](FileLog::take_key_state_error).
+    ///
+    /// ```
+    /// use audit_core::{keys::SealingKey, record::{Outcome, Record}};
+    /// use audit_core::sink::file::{FileLog, FileLogOptions};
+    /// let dir = tempfile::tempdir()?;
+    /// let state = dir.path().join("writer.key");
+    /// let (key, _) = SealingKey::generate("k1", 2)?;
+    /// let opts = FileLogOptions { key_state_path: Some(state.clone()), ..Default::default() };
+    /// let mut log = FileLog::open(&dir.path().join("audit.log"), key, opts)?;
+    /// let mut batch = Vec::new();
+    /// for _ in 0..5 {
+    ///     let record = Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?;
+    ///     log.seal_into(&record.into(), &mut batch)?;
+    /// }
+    /// log.write_sealed(&batch)?;
+    /// log.advance_key_state(); // nothing syncs this log: written is as durable as it gets
+    /// log.sync_key_state()?; // waits for the background rewrite
+    /// assert!(log.take_key_state_error().is_none());
+    /// assert_eq!(SealingKey::load(&state)?.epoch(), log.sealer().key().epoch());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn advance_key_state(&mut self) {
         if let Err(e) = self.sealer.lines_written() {
             self.key_state_error = Some(e);
@@ -437,7 +460,8 @@ impl FileLog {
     }
 
     /// The failure of a rewrite of the key's state file since the last call, if one failed
-    /// (the lines themselves were written).
+    /// (the lines themselves were written). (Example: see
+    /// [`advance_key_state`](FileLog::advance_key_state).)
     pub fn take_key_state_error(&mut self) -> Option<SinkError> {
         self.key_state_error.take().map(SinkError::from)
     }
