@@ -14,8 +14,9 @@ The key pair has two halves:
 
   * the SEALING STATE (--state), kept by the writer (mode 0600). It holds only the key of
     the current epoch. Every --epoch-len records the key evolves one way and the old one is
-    erased, so an attacker who later steals the state file cannot forge or re-seal
-    earlier records (forward integrity). Give it to `audit-log emit --state`.
+    erased (from the state file within about 20 ms, once the records are written), so an
+    attacker who later steals the state file cannot forge or re-seal earlier records
+    (forward integrity). Give it to `audit-log emit --state`.
 
   * the VERIFICATION KEY, printed once on standard output (and, with
     --verification-key-out, written to a 0600 file). It is the initial key: it derives
