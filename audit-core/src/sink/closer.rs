@@ -19,7 +19,7 @@ pub(crate) type OnError = Box<dyn Fn(&SinkError) + Send>;
 
 /// A thread that syncs closed files (see the [module docs](self)).
 pub(crate) struct Closer {
-    tx: Option<Sender<ClosedFile>>,
+    tx: Option<Sender<(ClosedFile, Pending)>>,
     /// Files handed over and not yet synced.
     pending: Arc<(Mutex<usize>, Condvar)>,
     thread: Option<JoinHandle<()>>,
@@ -28,19 +28,18 @@ pub(crate) struct Closer {
 impl Closer {
     /// Start the thread; `on_error` is called there for each sync that fails.
     pub(crate) fn spawn(on_error: OnError) -> std::io::Result<Closer> {
-        let (tx, rx) = channel::<ClosedFile>();
+        let (tx, rx) = channel::<(ClosedFile, Pending)>();
         let pending = Arc::new((Mutex::new(0usize), Condvar::new()));
-        let done = pending.clone();
         let thread = std::thread::Builder::new()
             .name("audit-log-close".into())
             .spawn(move || {
-                for closed in rx {
+                // Each file is counted done when its `Pending` drops: after its sync, or,
+                // if `on_error` (the application's alert) panics and ends this thread, with
+                // the channel; `wait` cannot hang on a file nobody will sync.
+                for (closed, _pending) in rx {
                     if let Err(e) = closed.sync() {
                         on_error(&e);
                     }
-                    let (count, changed) = &*done;
-                    *count.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
-                    changed.notify_all();
                 }
             })?;
         Ok(Closer {
@@ -55,11 +54,8 @@ impl Closer {
         let Some(tx) = &self.tx else {
             return Err(closed);
         };
-        *self.pending.0.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-        tx.send(closed).map_err(|e| {
-            *self.pending.0.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
-            e.0
-        })
+        tx.send((closed, Pending::new(&self.pending)))
+            .map_err(|e| e.0 .0)
     }
 
     /// Wait until every file handed over is synced.
@@ -69,6 +65,25 @@ impl Closer {
         while *count > 0 {
             count = changed.wait(count).unwrap_or_else(|p| p.into_inner());
         }
+    }
+}
+
+/// One file handed over and not done with: counted while it lives.
+struct Pending(Arc<(Mutex<usize>, Condvar)>);
+
+impl Pending {
+    fn new(count: &Arc<(Mutex<usize>, Condvar)>) -> Pending {
+        *count.0.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        Pending(count.clone())
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        let (count, changed) = &*self.0;
+        let mut count = count.lock().unwrap_or_else(|p| p.into_inner());
+        *count = count.saturating_sub(1);
+        changed.notify_all();
     }
 }
 
@@ -85,5 +100,60 @@ impl Drop for Closer {
 impl std::fmt::Debug for Closer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Closer").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::SealingKey;
+    use crate::record::{Outcome, Record};
+    use crate::sink::file::{FileLog, FileLogOptions, IoOp};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A log whose syncs fail, and files it rotated away from.
+    fn closed_files(dir: &std::path::Path, n: usize) -> Vec<ClosedFile> {
+        let hook =
+            Arc::new(|op: IoOp| (op == IoOp::Sync).then(|| std::io::Error::other("injected")));
+        let opts = FileLogOptions {
+            fault_hook: Some(hook),
+            ..FileLogOptions::default()
+        };
+        let (key, _) = SealingKey::generate("k1", 1024).unwrap();
+        let mut log = FileLog::open_dir(dir, "audit", key, opts).unwrap();
+        (0..n)
+            .map(|_| {
+                let r = Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH);
+                log.append(r.unwrap()).unwrap();
+                log.rotate_unsynced().unwrap()
+            })
+            .collect()
+    }
+
+    /// Every failure is reported; `wait` returns once all are done, even when the report
+    /// panics (the thread is then gone, and later files are given back to sync elsewhere).
+    #[test]
+    fn failures_are_reported_and_wait_never_hangs() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut files = closed_files(dir.path(), 4).into_iter();
+        let reported = Arc::new(AtomicUsize::new(0));
+        let seen = reported.clone();
+        let closer = Closer::spawn(Box::new(move |_e| {
+            if seen.fetch_add(1, Ordering::SeqCst) == 2 {
+                panic!("an alert that panics");
+            }
+        }))
+        .unwrap();
+        for _ in 0..3 {
+            assert!(closer.sync(files.next().unwrap()).is_ok());
+        }
+        closer.wait();
+        assert_eq!(reported.load(Ordering::SeqCst), 3);
+        // The thread ends with the panic: the next file is either given back or dropped
+        // with the channel, and `wait` returns either way.
+        if let Err(back) = closer.sync(files.next().unwrap()) {
+            assert!(back.path().exists());
+        }
+        closer.wait();
     }
 }
