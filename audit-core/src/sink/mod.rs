@@ -12,6 +12,7 @@
 use std::fs::OpenOptions;
 use std::path::Path;
 
+mod buffers;
 mod closer;
 pub mod file;
 pub mod writer;

@@ -46,6 +46,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::checkpoint::{append_witness, Checkpoint};
 use crate::record::{Outcome, Record};
 use crate::seal::Unsealed;
+use crate::sink::buffers::{BufferPool, Spent};
 use crate::sink::closer::Closer;
 use crate::sink::file::{ClosedFile, FileLog, SinkError};
 
@@ -256,10 +257,8 @@ impl<T> std::ops::Deref for CacheLine<T> {
 struct Shared {
     counters: Counters,
     /// The JSON buffers of records already sealed, for callers to serialize into again
-    /// ([`Writer::take_buffers`]): a record's buffer is allocated by the calling thread and
-    /// would otherwise be freed by the writer's, and the two threads would contend for the
-    /// allocator's lock on every record. Locked with `try_lock` only, on both sides.
-    spares: Mutex<Vec<String>>,
+    /// ([`Writer::take_buffers`], `sink/buffers.rs`).
+    spares: BufferPool,
     failed: Mutex<Option<String>>,
     /// Set (after `failed`) once the writer failed closed: lets the hot paths skip the lock.
     has_failed: AtomicBool,
@@ -402,7 +401,7 @@ impl Writer {
         let (tx, rx) = sync_channel(config.queue_capacity.max(1));
         let shared = Arc::new(Shared {
             counters: Counters::default(),
-            spares: Mutex::new(Vec::new()),
+            spares: BufferPool::default(),
             failed: Mutex::new(None),
             has_failed: AtomicBool::new(false),
             closed: AtomicBool::new(false),
@@ -537,13 +536,7 @@ impl Writer {
     ///
     /// [`LayoutCache::add_buffers`]: crate::layout::LayoutCache::add_buffers
     pub fn take_buffers(&self, max: usize) -> Vec<String> {
-        match self.shared.spares.try_lock() {
-            Ok(mut spares) => {
-                let from = spares.len().saturating_sub(max);
-                spares.drain(from..).collect()
-            }
-            Err(_) => Vec::new(),
-        }
+        self.shared.spares.take(max)
     }
 
     /// `Some(reason)` once the writer failed closed.
@@ -650,19 +643,11 @@ struct Worker {
     dropped_unreported: u64,
     /// The last write or fsync failed and `buf` holds what it could not write.
     failing: bool,
-    /// JSON buffers of the records sealed in this cycle, to hand back ([`Shared::spares`]).
-    spent: Vec<String>,
+    /// JSON buffers of the records sealed, on their way back to [`Shared::spares`].
+    spent: Spent,
     /// Syncs the files left by rotations (`Durability::Os` with rotation).
     closer: Option<Closer>,
 }
-
-/// Buffers kept for reuse at most ([`Shared::spares`]), and the largest kept: enough for the
-/// records of a few milliseconds in flight, without holding on to outsized ones (at most
-/// 1 MiB in the pool).
-const SPARES_MAX: usize = 512;
-const SPARE_BYTES_MAX: usize = 2048;
-/// Buffers handed back at a time.
-const RETURN_EVERY: usize = 32;
 
 impl Worker {
     fn new(log: FileLog, config: WriterConfig, rx: Receiver<Msg>, shared: Arc<Shared>) -> Worker {
@@ -688,7 +673,7 @@ impl Worker {
             last_checkpoint: Instant::now(),
             dropped_unreported: 0,
             failing: false,
-            spent: Vec::new(),
+            spent: Spent::default(),
             closer,
         }
     }
@@ -747,7 +732,7 @@ impl Worker {
                 && self.waiting.is_empty()
                 && self.config.durability != Durability::EveryRecord;
             self.write_and_sync(!flushes.is_empty() || stop.is_some());
-            self.return_buffers();
+            self.spent.hand_back(&self.shared.spares);
             let flush_result = self.flush_result();
             if !flushes.is_empty() {
                 self.checkpoint();
@@ -873,33 +858,7 @@ impl Worker {
                 self.drop_record(ack, SubmitError::NotWritten(e.to_string()));
             }
         }
-        let mut json = record.into_json();
-        if json.capacity() <= SPARE_BYTES_MAX {
-            json.clear();
-            self.spent.push(json);
-            // Back as they come, not once per batch: a batch can hold thousands of records
-            // while the callers go on making new ones.
-            if self.spent.len() >= RETURN_EVERY {
-                self.return_buffers();
-            }
-        }
-    }
-
-    /// Hand the buffers of the records sealed so far back for reuse. When the pool is busy
-    /// they wait for the next try; beyond what the pool can take they are freed here.
-    fn return_buffers(&mut self) {
-        if self.spent.is_empty() {
-            return;
-        }
-        if let Ok(mut spares) = self.shared.spares.try_lock() {
-            let room = SPARES_MAX.saturating_sub(spares.len());
-            let from = self.spent.len().saturating_sub(room);
-            spares.extend(self.spent.drain(from..));
-            drop(spares);
-            self.spent.clear();
-        } else if self.spent.len() > SPARES_MAX {
-            self.spent.clear();
-        }
+        self.spent.keep(record.into_json(), &self.shared.spares);
     }
 
     fn drop_record(&mut self, ack: Option<Arc<Ack>>, err: SubmitError) {
