@@ -109,31 +109,29 @@ pub(crate) fn check_open(event: &str) {
     if crate::testing::hook_active() {
         return;
     }
-    // The same pipeline as `current_pipeline`, asked in place (no `Arc` clone per call).
-    let layer = tracing::dispatcher::get_default(|d| {
-        d.downcast_ref::<AuditLayer>()
-            .map(|l| l.pipeline.writer.failed())
-    });
-    let failed = match layer {
-        Some(failed) => failed,
-        None => current_pipeline().and_then(|p| p.writer.failed()),
-    };
-    if let Some(reason) = failed {
+    if let Some(reason) = with_pipeline(|p| p.writer.failed()).flatten() {
         panic!("audit log failed closed ({reason}): refusing to run audited action {event}");
     }
 }
 
-fn current_pipeline() -> Option<Arc<Pipeline>> {
+/// `f` on the pipeline of the current subscriber's layer, else on the process-wide one;
+/// `None` when there is neither. The current layer is asked in place: no `Arc` clone per
+/// call (its count would be one more cache line that every calling thread writes).
+fn with_pipeline<R>(f: impl FnOnce(&Pipeline) -> R) -> Option<R> {
+    let mut f = Some(f);
     let found = tracing::dispatcher::get_default(|d| {
-        d.downcast_ref::<AuditLayer>().map(|l| l.pipeline.clone())
+        let layer = d.downcast_ref::<AuditLayer>()?;
+        Some(f.take()?(&layer.pipeline))
     });
-    found.or_else(|| {
-        FALLBACK
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .and_then(Weak::upgrade)
-    })
+    if found.is_some() {
+        return found;
+    }
+    let fallback = FALLBACK
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+        .and_then(Weak::upgrade)?;
+    Some(f.take()?(&fallback))
 }
 
 /// Deliver a finished record: to the test hook, the current subscriber's layer, or the
@@ -152,37 +150,22 @@ pub(crate) fn deliver_nowait(record: Result<FlatRecord, String>) -> Option<Durab
     };
     // `None`: a test capture took it.
     let record = crate::testing::hook_deliver(record)?;
-    // The current subscriber's layer, asked in place: no `Arc` clone per record (its count
-    // would be one more cache line that every calling thread writes).
     let mut record = Some(record);
-    let delivered = tracing::dispatcher::get_default(|d| {
-        let layer = d.downcast_ref::<AuditLayer>()?;
-        Some(deliver_to(&layer.pipeline, record.take()?))
-    });
-    if let Some(wait) = delivered {
+    if let Some(wait) = with_pipeline(|p| deliver_to(p, record.take()?)) {
         return wait;
     }
+    // No pipeline took it.
     let record = record?;
-    let fallback = FALLBACK
-        .read()
-        .unwrap_or_else(|p| p.into_inner())
-        .as_ref()
-        .and_then(Weak::upgrade);
-    match fallback {
-        Some(p) => deliver_to(&p, record),
-        None => {
-            LOST.fetch_add(1, Ordering::Relaxed);
-            if !WARNED.swap(true, Ordering::Relaxed) {
-                eprintln!(
-                    "audit-layer: an audited action ({}) ran but no AuditLayer is installed: its record is LOST. \
-                     Add the layer from AuditLayer::builder() to your subscriber before the first audited call \
-                     (audit_layer::lost_records() counts these).",
-                    record.action()
-                );
-            }
-            None
-        }
+    LOST.fetch_add(1, Ordering::Relaxed);
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        eprintln!(
+            "audit-layer: an audited action ({}) ran but no AuditLayer is installed: its record is LOST. \
+             Add the layer from AuditLayer::builder() to your subscriber before the first audited call \
+             (audit_layer::lost_records() counts these).",
+            record.action()
+        );
     }
+    None
 }
 
 /// Redact, serialize and submit `record` to pipeline `p`.
