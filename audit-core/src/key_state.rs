@@ -87,11 +87,6 @@ impl StateFile {
         })
     }
 
-    /// The state file's path.
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Have `key`'s state written, without waiting for it; an earlier rewrite that failed is
     /// reported here (and this state is not taken).
     pub(crate) fn submit(&self, key: &SealingKey) -> Result<(), KeyError> {

@@ -386,9 +386,10 @@ impl Sealer {
     pub fn rotate_key(&mut self, mut key: SealingKey) -> Result<(), SealError> {
         key.advance_to(key.epoch_of(self.next_seq))?;
         if let Some(state) = &self.state {
-            // A new key: written before it seals anything (not in the background).
+            // A new key: in the file before it seals anything (waited for, not left to the
+            // background).
+            state.submit(&key)?;
             state.wait()?;
-            key.store(state.path())?;
         }
         self.mac_key = key.mac_key();
         self.key = key;

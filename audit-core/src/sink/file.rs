@@ -477,9 +477,8 @@ impl FileLog {
     /// Rotate a directory log to its next file (named after the next seq). A single-file
     /// log cannot rotate: [`SinkError::BadTail`] says so.
     pub fn rotate(&mut self) -> Result<(), SinkError> {
-        self.sync()?;
         let next = self.next_segment()?;
-        self.switch_to(&next).map(drop)
+        self.rotate_to(&next)
     }
 
     /// [`rotate`](FileLog::rotate) without syncing the file it leaves: that is returned,
