@@ -208,11 +208,7 @@ impl FlatRecord {
     }
 
     fn push_text(&mut self, path: &'static str, value: &str) {
-        self.members.push(Member {
-            path: Key::Borrowed(path),
-            under_fields: false,
-            value: Slot::text(value),
-        });
+        self.push(path, FlatValue::text(value));
     }
 
     /// The action (`event.action`).

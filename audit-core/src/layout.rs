@@ -382,8 +382,12 @@ impl Text {
 
     /// Write `record` into this layout, in `json` (empty); the buffer back when a value
     /// needs the tree path.
-    fn fill(&self, record: &FlatRecord, policy: &Policy, json: String) -> Result<Unsealed, String> {
-        let mut json = json;
+    fn fill(
+        &self,
+        record: &FlatRecord,
+        policy: &Policy,
+        mut json: String,
+    ) -> Result<Unsealed, String> {
         match self.fill_in(record, policy, &mut json) {
             Some(audit_at) => Ok(Unsealed::from_parts(json, audit_at)),
             None => Err(json),

@@ -27,41 +27,21 @@ pub trait StrLike {
     fn text(&self) -> &str;
 }
 
-impl StrLike for str {
-    fn text(&self) -> &str {
-        self
-    }
+macro_rules! str_like {
+    ($($t:ty),*) => {$(
+        impl StrLike for $t {
+            fn text(&self) -> &str { self }
+        }
+    )*};
 }
-
-impl StrLike for String {
-    fn text(&self) -> &str {
-        self
-    }
-}
-
-impl StrLike for std::borrow::Cow<'_, str> {
-    fn text(&self) -> &str {
-        self
-    }
-}
-
-impl StrLike for Box<str> {
-    fn text(&self) -> &str {
-        self
-    }
-}
-
-impl StrLike for std::sync::Arc<str> {
-    fn text(&self) -> &str {
-        self
-    }
-}
-
-impl StrLike for std::rc::Rc<str> {
-    fn text(&self) -> &str {
-        self
-    }
-}
+str_like!(
+    str,
+    String,
+    std::borrow::Cow<'_, str>,
+    Box<str>,
+    std::sync::Arc<str>,
+    std::rc::Rc<str>
+);
 
 impl<T: ?Sized + StrLike> StrLike for &T {
     fn text(&self) -> &str {

@@ -630,21 +630,11 @@ impl Policy {
     /// `false` (nothing written that matters) when the walk would redact it, or the value is
     /// an array or object to be looked into.
     pub(crate) fn write_slot(&self, value: &Value, rule: SlotRule, out: &mut String) -> bool {
-        if let Value::String(s) = value {
-            return self.write_text_slot(s, rule, out);
-        }
-        let allowed = match rule {
-            SlotRule::Skip => {
-                value.write_canonical(out);
-                return true;
-            }
-            SlotRule::Allow => true,
-            SlotRule::Scan => false,
-        };
         match value {
-            Value::String(_) => unreachable!("written above"),
+            Value::String(s) => self.write_text_slot(s, rule, out),
             Value::Int(i) => {
-                if !allowed && self.inner.detectors.int_is_card(*i).is_some() {
+                if matches!(rule, SlotRule::Scan) && self.inner.detectors.int_is_card(*i).is_some()
+                {
                     return false;
                 }
                 crate::canonical::write_int(out, *i);
@@ -654,7 +644,14 @@ impl Policy {
                 value.write_canonical(out);
                 true
             }
-            Value::Array(_) | Value::Object(_) => false,
+            // Left alone whole, or looked into by the tree walk.
+            Value::Array(_) | Value::Object(_) => {
+                let skip = matches!(rule, SlotRule::Skip);
+                if skip {
+                    value.write_canonical(out);
+                }
+                skip
+            }
         }
     }
 
