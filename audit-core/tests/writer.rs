@@ -43,6 +43,16 @@ fn verify(dir: &Path, vk: &VerificationKey) -> Report {
     Verifier::new(vk.clone().into()).verify_dir(dir).unwrap()
 }
 
+/// The log verifies and holds each of the records `0..n` once, in whatever order
+/// concurrent callers wrote them.
+fn assert_verifies_with_each_once(dir: &Path, vk: &VerificationKey, n: u64) {
+    let report = verify(dir, vk);
+    assert_eq!(report.verdict(), Verdict::Ok, "{:?}", report.findings);
+    let mut ns = numbers(dir);
+    ns.sort_unstable();
+    assert_eq!(ns, (0..n as i64).collect::<Vec<_>>());
+}
+
 /// The `fields.n` of every record in the log, in order.
 fn numbers(dir: &Path) -> Vec<i64> {
     let mut out = Vec::new();
@@ -213,11 +223,7 @@ fn many_threads_hundreds_of_thousands_of_records_contiguous() {
     let m = writer.metrics();
     assert_eq!(m.records_written, threads * per + 2, "{m:?}"); // + start and stop
     assert_eq!((m.dropped, m.failures, m.queue_depth), (0, 0, 0));
-    let report = verify(dir.path(), &vk);
-    assert_eq!(report.verdict(), Verdict::Ok, "{:?}", report.findings);
-    let mut ns = numbers(dir.path());
-    ns.sort_unstable();
-    assert_eq!(ns, (0..(threads * per) as i64).collect::<Vec<_>>());
+    assert_verifies_with_each_once(dir.path(), &vk, threads * per);
 }
 
 #[test]
@@ -632,11 +638,7 @@ fn every_record_group_commit_wakes_every_caller_under_stress() {
         "group commit: {fsyncs} fsyncs for {records} records from {threads} callers"
     );
     guard.shutdown().unwrap();
-    let report = verify(dir.path(), &vk);
-    assert_eq!(report.verdict(), Verdict::Ok, "{:?}", report.findings);
-    let mut ns = numbers(dir.path());
-    ns.sort_unstable();
-    assert_eq!(ns, (0..(threads * per) as i64).collect::<Vec<_>>());
+    assert_verifies_with_each_once(dir.path(), &vk, threads * per);
 }
 
 #[test]
