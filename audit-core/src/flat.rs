@@ -28,6 +28,7 @@
 //! # Ok::<(), audit_core::record::RecordError>(())
 //! ```
 
+use std::cell::Cell;
 use std::time::{Duration, SystemTime};
 
 use arrayvec::ArrayString;
@@ -162,6 +163,18 @@ impl PartialEq for Slot {
 
 impl Eq for Slot {}
 
+/// Members a record starts with room for (a four-field audited call sets about ten).
+const START_MEMBERS: usize = 12;
+/// The most members a vector may hold room for and still be kept for the next record.
+const KEEP_MEMBERS: usize = 64;
+
+thread_local! {
+    /// The member vector of the last record this thread turned into JSON, emptied: the next
+    /// record on this thread is built in it, without the allocator (see
+    /// [`FlatRecord::recycle`]).
+    static SPARE_MEMBERS: Cell<Vec<Member>> = const { Cell::new(Vec::new()) };
+}
+
 /// One audited action, as the members set on it, in order (see the [module docs](self)).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FlatRecord {
@@ -184,9 +197,11 @@ impl FlatRecord {
         validate_action(action)?;
         let timestamp =
             crate::time::timestamp_text(at).ok_or(RecordError::TimestampOutOfRange(at))?;
-        let mut flat = FlatRecord {
-            members: Vec::with_capacity(12),
-        };
+        // `try_with`: a record built while this thread's locals are being destroyed
+        // allocates, as it did before.
+        let mut members = SPARE_MEMBERS.try_with(Cell::take).unwrap_or_default();
+        members.reserve(START_MEMBERS);
+        let mut flat = FlatRecord { members };
         flat.push_text("@timestamp", timestamp.as_str());
         flat.push_text("event.action", action);
         flat.push_text("event.outcome", outcome.ecs_outcome());
@@ -197,6 +212,14 @@ impl FlatRecord {
             Outcome::Success | Outcome::Failure | Outcome::Unknown => {}
         }
         Ok(flat)
+    }
+
+    /// Drop the members, and keep their vector for the next record built on this thread.
+    pub(crate) fn recycle(mut self) {
+        if self.members.capacity() <= KEEP_MEMBERS {
+            self.members.clear();
+            let _ = SPARE_MEMBERS.try_with(|spare| spare.set(self.members));
+        }
     }
 
     fn push(&mut self, path: &'static str, value: impl Into<FlatValue>) {

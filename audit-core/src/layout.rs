@@ -273,7 +273,10 @@ impl LayoutCache {
         if let Some(text) = &self.layouts[index].text {
             let buffer = self.buffers.pop().unwrap_or_default();
             match text.fill(&record, policy, buffer) {
-                Ok(unsealed) => return unsealed,
+                Ok(unsealed) => {
+                    record.recycle();
+                    return unsealed;
+                }
                 Err(mut buffer) => {
                     buffer.clear();
                     self.buffers.push(buffer);

@@ -11,7 +11,7 @@
 //! or `release_max_level_warn` cannot starve the audit log (see the crate docs).
 
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -59,8 +59,15 @@ pub struct Capture {
     outcome: Option<OutcomeReport>,
 }
 
+/// A field vector is kept for the next capture on its thread while it has room for at most
+/// this many fields.
+const KEEP_FIELDS: usize = 32;
+
 thread_local! {
     static STACK: RefCell<Vec<Capture>> = const { RefCell::new(Vec::new()) };
+    /// The field vector of the last capture made into a record on this thread, emptied: the
+    /// next capture fills it instead of allocating one.
+    static SPARE_FIELDS: Cell<Vec<(Cow<'static, str>, FlatValue)>> = const { Cell::new(Vec::new()) };
 }
 
 impl Capture {
@@ -81,7 +88,8 @@ impl Capture {
             parent_id,
             actor: None,
             resource: None,
-            fields: Vec::new(),
+            // `try_with`: during this thread's teardown, a capture allocates as before.
+            fields: SPARE_FIELDS.try_with(Cell::take).unwrap_or_default(),
             redact: Vec::new(),
             context: crate::pipeline::collect_context(),
             outcome: None,
@@ -178,7 +186,8 @@ impl Capture {
         for (path, value) in std::mem::take(&mut self.context) {
             let _ = record.set(path, value);
         }
-        for (name, value) in std::mem::take(&mut self.fields) {
+        let mut fields = std::mem::take(&mut self.fields);
+        for (name, value) in fields.drain(..) {
             if value.is_null() {
                 continue; // declared Empty and never filled
             }
@@ -197,6 +206,9 @@ impl Capture {
                     format!("{}.{name}", audit_core::record::FIELDS_KEY)
                 });
             }
+        }
+        if fields.capacity() <= KEEP_FIELDS {
+            let _ = SPARE_FIELDS.try_with(|spare| spare.set(fields));
         }
         if let Some(reason) = report.reason {
             record.set_reason(reason);

@@ -194,3 +194,55 @@ fn without_a_layer_records_are_counted_lost() {
     });
     assert!(audit_layer::lost_records() > before);
 }
+
+/// Each thread keeps the vectors of its last record (members and fields) for the next one:
+/// calls with different fields, nested calls, and values long and short, one after the
+/// other, must each record exactly their own members, none left over from the call before.
+#[test]
+fn consecutive_calls_record_only_their_own_members() {
+    #[audited(event = "test.wide", fields(a = %a, b = %b, c.d = %c), skip_all)]
+    fn wide(a: &str, b: &str, c: &str) {
+        narrow(7);
+    }
+    #[audited(event = "test.narrow")]
+    fn narrow(n: u32) {}
+    let long = "x".repeat(300);
+    let dir = tempfile::tempdir().unwrap();
+    let (layer, guard, vk) = setup(dir.path());
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        for i in 0..40 {
+            let b = if i % 2 == 0 { long.as_str() } else { "short" };
+            wide(&i.to_string(), b, "c");
+            narrow(i);
+        }
+    });
+    guard.shutdown().unwrap();
+    let records = read(dir.path(), vk);
+    assert_eq!(records.len(), 120);
+    for (k, r) in records.iter().enumerate() {
+        let Value::Object(o) = r else { panic!("{r:?}") };
+        let names: Vec<&str> = o.iter().map(|(k, _)| k).collect();
+        let fields = r.get_path("fields").expect("fields");
+        let Value::Object(f) = fields else {
+            panic!("{fields:?}")
+        };
+        let field_names: Vec<&str> = f.iter().map(|(k, _)| k).collect();
+        let i = k / 3;
+        if action(r) == "test.wide" {
+            assert_eq!(field_names, ["a", "b"], "record {k}");
+            assert_eq!(
+                f.get("a").and_then(Value::as_str),
+                Some(i.to_string().as_str())
+            );
+            let b = if i % 2 == 0 { long.as_str() } else { "short" };
+            assert_eq!(f.get("b").and_then(Value::as_str), Some(b));
+            assert_eq!(r.get_path("c.d").and_then(Value::as_str), Some("c"));
+        } else {
+            assert_eq!(action(r), "test.narrow");
+            assert_eq!(field_names, ["n"], "record {k}");
+            let n = if k % 3 == 0 { 7 } else { i as i64 };
+            assert_eq!(f.get("n").and_then(Value::as_i64), Some(n), "record {k}");
+            assert!(!names.contains(&"c"), "record {k}: {names:?}");
+        }
+    }
+}
