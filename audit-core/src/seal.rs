@@ -227,6 +227,9 @@ pub struct Sealer {
     /// The key evolved since the state file was last given it: given at the next
     /// [`lines_written`](Sealer::lines_written).
     state_due: bool,
+    /// The first seq not known to be written to the log (the lines before it are): a key
+    /// stored by [`rotate_key`](Sealer::rotate_key) is stored at this seq's epoch.
+    unwritten_from: u64,
 }
 
 /// Check a chain id: 1 to 64 characters from `0-9 a-z A-Z - _`.
@@ -279,6 +282,7 @@ impl Sealer {
             prev,
             state: None,
             state_due: false,
+            unwritten_from: next_seq,
         })
     }
 
@@ -350,6 +354,7 @@ impl Sealer {
     /// failed is returned here (the new state is then given on the next call).
     /// (Example: see [`sync_key_state`](Self::sync_key_state).)
     pub fn lines_written(&mut self) -> Result<(), SealError> {
+        self.unwritten_from = self.next_seq;
         if let (true, Some(state)) = (self.state_due, &self.state) {
             state.submit(&self.key)?;
             self.state_due = false;
@@ -383,14 +388,42 @@ impl Sealer {
     }
 
     /// Switch to a new key (a new kid) and continue the same chain with it.
+    ///
+    /// With a state file ([`persist_key_to`](Self::persist_key_to)), the new key is in the
+    /// file before it seals anything (this waits for the rewrite), so a writer that restarts
+    /// never goes back to the old key. It is stored at the epoch of the first line not yet
+    /// known to be written ([`lines_written`](Self::lines_written)), not of the next one:
+    /// were the lines sealed under the old key in between lost (a crash before they reach
+    /// the log), the restarted writer continues after the last line the log holds, and
+    /// the stored key can still evolve to that line's epoch. The state file follows the
+    /// key's epoch once the lines are written, as it does after any epoch change.
+    ///
+    /// ```
+    /// use audit_core::{keys::SealingKey, record::{Outcome, Record}, seal::Sealer};
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("writer.key");
+    /// let (old, _) = SealingKey::generate("k1", 2)?;
+    /// let (new, _) = SealingKey::generate("k2", 2)?;
+    /// let mut sealer = Sealer::new_chain(old)?.persist_key_to(&path)?;
+    /// for _ in 0..5 {
+    ///     sealer.seal(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+    /// }
+    /// sealer.rotate_key(new)?; // lines 0..=4 not written yet: stored at epoch 0
+    /// assert_eq!((SealingKey::load(&path)?.kid(), SealingKey::load(&path)?.epoch()), ("k2", 0));
+    /// sealer.lines_written()?;
+    /// sealer.sync_key_state()?;
+    /// assert_eq!(SealingKey::load(&path)?.epoch(), 2); // the epoch of seq 5
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn rotate_key(&mut self, mut key: SealingKey) -> Result<(), SealError> {
-        key.advance_to(key.epoch_of(self.next_seq))?;
+        // (A key given already past that epoch is stored where it is: it cannot go back.)
+        key.advance_to(key.epoch_of(self.unwritten_from).max(key.epoch()))?;
         if let Some(state) = &self.state {
-            // A new key: in the file before it seals anything (waited for, not left to the
-            // background).
             state.submit(&key)?;
             state.wait()?;
         }
+        let evolved = key.advance_to(key.epoch_of(self.next_seq))?;
+        self.state_due = evolved && self.state.is_some();
         self.mac_key = key.mac_key();
         self.key = key;
         Ok(())
@@ -530,6 +563,75 @@ mod tests {
         sealer.seal(record().unwrap()).unwrap(); // seq 8: epoch 4
         drop(sealer); // not written: the file stays at epoch 3
         assert_eq!(SealingKey::load(&path).unwrap().epoch(), 3);
+    }
+
+    /// A key rotated in while lines sealed under the old one are not yet written is stored
+    /// at the epoch of the first of them: if they are lost, a writer restarted from the log
+    /// and the state file continues the chain with the new key (at a later epoch it could
+    /// not go back, and the log could not be opened again).
+    #[test]
+    fn a_rotated_key_is_stored_where_the_log_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("writer.key");
+        let (old, old_vk) = SealingKey::generate("k1", 2).unwrap();
+        let (new, new_vk) = SealingKey::generate("k2", 2).unwrap();
+        let mut sealer = Sealer::with_chain_id(old, "c1")
+            .unwrap()
+            .persist_key_every(&path, Duration::ZERO)
+            .unwrap();
+        let record = || Record::new("auth.login", Outcome::Success, SystemTime::UNIX_EPOCH);
+        let mut log = Vec::new();
+        for _ in 0..3 {
+            log.push(sealer.seal(record().unwrap()).unwrap()); // seq 0..=2
+        }
+        sealer.lines_written().unwrap(); // seq 0..=2 are in the log
+        for _ in 0..4 {
+            sealer.seal(record().unwrap()).unwrap(); // seq 3..=6: never written (a crash)
+        }
+        sealer.rotate_key(new).unwrap();
+        let stored = SealingKey::load(&path).unwrap();
+        assert_eq!(
+            (stored.kid(), stored.epoch()),
+            ("k2", 1),
+            "the epoch of seq 3"
+        );
+        // The writer restarts from the log (seq 0..=2) and the state file.
+        let head = ChainHead {
+            chain: "c1".into(),
+            seq: 2,
+            mac: log[2].mac.clone(),
+        };
+        let mut resumed = Sealer::resume(stored, &head).unwrap();
+        for _ in 0..4 {
+            log.push(resumed.seal(record().unwrap()).unwrap()); // seq 3..=6 under k2
+        }
+        let mut prev = ZERO_MAC.to_owned();
+        for (seq, sealed) in (0u64..).zip(&log) {
+            assert_eq!(sealed.seq, seq);
+            let v = parse_canonical(sealed.line.trim_end()).unwrap();
+            assert_eq!(
+                v.get_path("audit.prev").unwrap().as_str(),
+                Some(prev.as_str())
+            );
+            let vk = if seq < 3 { &old_vk } else { &new_vk };
+            let mk = crate::keys::EpochCache::default()
+                .mac_key(vk, seq / 2, 10)
+                .unwrap();
+            assert!(mac_matches(
+                &record_mac(&mk, v.as_object().unwrap()),
+                &sealed.mac
+            ));
+            prev = sealed.mac.clone();
+        }
+        // Once written, the file follows the key to the epoch of the next line, as usual.
+        let mut sealer = sealer;
+        sealer.lines_written().unwrap();
+        sealer.sync_key_state().unwrap();
+        assert_eq!(
+            SealingKey::load(&path).unwrap().epoch(),
+            3,
+            "the epoch of seq 7"
+        );
     }
 
     #[test]
