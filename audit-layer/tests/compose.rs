@@ -10,14 +10,14 @@
 //! (A global `EnvFilter` at `warn` is covered in `layer.rs`; the audit layer inside
 //! `reload` is in `compose_reload.rs`, because it relies on the process-wide fallback.)
 
+mod common;
+
 use std::io;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use audit_layer::audit_core::canonical::{parse_canonical, Value};
-use audit_layer::audit_core::keys::{SealingKey, VerificationKey};
-use audit_layer::audit_core::verify::{Verdict, Verifier};
-use audit_layer::{audited, AuditGuard, AuditLayer};
+use audit_layer::audit_core::canonical::Value;
+use audit_layer::audited;
+use common::{read, setup, str_at};
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::format::FmtSpan;
@@ -72,39 +72,6 @@ impl<'a> MakeWriter<'a> for Captured {
     fn make_writer(&'a self) -> Captured {
         self.clone()
     }
-}
-
-fn setup(dir: &Path) -> (AuditLayer, AuditGuard, VerificationKey) {
-    let (sk, vk) = SealingKey::generate("k1", 16).unwrap();
-    let (layer, guard) = AuditLayer::builder()
-        .log_file(dir.join("audit.log"))
-        .sealing_key(sk)
-        .without_process_fallback()
-        .build()
-        .unwrap();
-    (layer, guard, vk)
-}
-
-/// Verifies the log and returns the records of audited actions (not the log's own).
-fn read(dir: &Path, vk: VerificationKey) -> Vec<Value> {
-    let path = dir.join("audit.log");
-    let report = Verifier::new(vk.into())
-        .verify_files(std::slice::from_ref(&path))
-        .unwrap();
-    assert_eq!(report.verdict(), Verdict::Ok, "{:?}", report.findings);
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| parse_canonical(l).unwrap())
-        .filter(|v| !str_at(v, "event.action").starts_with("audit."))
-        .collect()
-}
-
-#[track_caller]
-fn str_at<'a>(v: &'a Value, path: &str) -> &'a str {
-    v.get_path(path)
-        .and_then(Value::as_str)
-        .unwrap_or_else(|| panic!("no string at {path} in {v:?}"))
 }
 
 /// The two logins of [`run_logins`]: a success then a failure, arguments captured.

@@ -6,12 +6,13 @@
 //! is global state, which is why this test has a binary of its own (and one test function:
 //! its phases must not run in parallel).
 
+mod common;
+
 use std::path::Path;
 
-use audit_layer::audit_core::canonical::{parse_canonical, Value};
-use audit_layer::audit_core::keys::{SealingKey, VerificationKey};
-use audit_layer::audit_core::verify::{Verdict, Verifier};
+use audit_layer::audit_core::keys::VerificationKey;
 use audit_layer::{audited, AuditGuard, AuditLayer};
+use common::{read, setup, str_at};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::reload;
 
@@ -24,36 +25,11 @@ fn login(user: &str, password: &str) -> Result<(), String> {
     }
 }
 
-/// Built WITH the process-wide fallback (the default).
+/// Built WITH the process-wide fallback (the default), unlike `common::setup`.
 fn build(dir: &Path) -> (AuditLayer, AuditGuard, VerificationKey) {
-    let (sk, vk) = SealingKey::generate("k1", 16).unwrap();
-    let (layer, guard) = AuditLayer::builder()
-        .log_file(dir.join("audit.log"))
-        .sealing_key(sk)
-        .build()
-        .unwrap();
+    let (builder, vk) = common::builder(dir);
+    let (layer, guard) = builder.build().unwrap();
     (layer, guard, vk)
-}
-
-fn read(dir: &Path, vk: VerificationKey) -> Vec<Value> {
-    let path = dir.join("audit.log");
-    let report = Verifier::new(vk.into())
-        .verify_files(std::slice::from_ref(&path))
-        .unwrap();
-    assert_eq!(report.verdict(), Verdict::Ok, "{:?}", report.findings);
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| parse_canonical(l).unwrap())
-        .filter(|v| !str_at(v, "event.action").starts_with("audit."))
-        .collect()
-}
-
-#[track_caller]
-fn str_at<'a>(v: &'a Value, path: &str) -> &'a str {
-    v.get_path(path)
-        .and_then(Value::as_str)
-        .unwrap_or_else(|| panic!("no string at {path} in {v:?}"))
 }
 
 #[test]
@@ -102,13 +78,7 @@ fn audit_layer_inside_reload_delivers_through_the_process_wide_fallback() {
     // Built without the fallback (and with both earlier layers gone), a layer inside
     // `reload` is unreachable: the record is counted lost (and reported on stderr).
     let dir_c = tempfile::tempdir().unwrap();
-    let (sk, _) = SealingKey::generate("k1", 16).unwrap();
-    let (layer_c, _guard_c) = AuditLayer::builder()
-        .log_file(dir_c.path().join("audit.log"))
-        .sealing_key(sk)
-        .without_process_fallback()
-        .build()
-        .unwrap();
+    let (layer_c, _guard_c, _) = setup(dir_c.path());
     let subscriber = tracing_subscriber::registry().with(reload::Layer::new(layer_c).0);
     tracing::subscriber::with_default(subscriber, || login("carol", "right").unwrap());
     assert_eq!(audit_layer::lost_records(), lost_before + 1);

@@ -1,12 +1,11 @@
 //! The layer end to end: real files, real subscribers, the filter setups that must not
 //! starve the audit log, context from enclosing spans, and verification of what was written.
 
-use std::path::Path;
+mod common;
 
-use audit_layer::audit_core::canonical::{parse_canonical, Value};
-use audit_layer::audit_core::keys::{SealingKey, VerificationKey};
-use audit_layer::audit_core::verify::{Verdict, Verifier};
-use audit_layer::{audit_event, audited, AuditGuard, AuditLayer};
+use audit_layer::audit_core::canonical::Value;
+use audit_layer::{audit_event, audited};
+use common::{read, setup, str_at};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
@@ -20,34 +19,10 @@ fn login(email: &str, password: &str) -> Result<u32, String> {
     }
 }
 
-fn setup(dir: &Path) -> (AuditLayer, AuditGuard, VerificationKey) {
-    let (sk, vk) = SealingKey::generate("k1", 16).unwrap();
-    let (layer, guard) = AuditLayer::builder()
-        .log_file(dir.join("audit.log"))
-        .sealing_key(sk)
-        .without_process_fallback()
-        .build()
-        .unwrap();
-    (layer, guard, vk)
-}
-
-fn read(dir: &Path, vk: VerificationKey) -> Vec<Value> {
-    let path = dir.join("audit.log");
-    let report = Verifier::new(vk.into())
-        .verify_files(std::slice::from_ref(&path))
-        .unwrap();
-    assert_eq!(report.verdict(), Verdict::Ok, "{:?}", report.findings);
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| parse_canonical(l).unwrap())
-        // The log's own records: file header, writer start and stop.
-        .filter(|v| !action(v).starts_with("audit."))
-        .collect()
-}
-
+/// The record's `event.action`.
+#[track_caller]
 fn action(v: &Value) -> &str {
-    v.get_path("event.action").and_then(Value::as_str).unwrap()
+    str_at(v, "event.action")
 }
 
 #[test]
