@@ -74,23 +74,31 @@ impl<'a> MakeWriter<'a> for Captured {
     }
 }
 
-/// The two logins of [`run_logins`]: a success then a failure, arguments captured.
+/// Two `auth.login` records of [`USER`]: a success, then a "bad password" failure; no password.
 #[track_caller]
-fn assert_logins(records: &[Value]) {
+fn assert_success_then_failure(records: &[Value]) {
     assert_eq!(records.len(), 2, "{records:?}");
     for r in records {
         assert_eq!(str_at(r, "event.action"), "auth.login");
         assert_eq!(str_at(r, "user.id"), USER);
-        assert_eq!(str_at(r, "fields.tenant"), TENANT);
-        assert_eq!(
-            r.get_path("fields.attempt").and_then(Value::as_i64),
-            Some(ATTEMPT as i64)
-        );
         assert!(r.get_path("fields.password").is_none(), "{r:?}");
     }
     assert_eq!(str_at(&records[0], "event.outcome"), "success");
     assert_eq!(str_at(&records[1], "event.outcome"), "failure");
     assert_eq!(str_at(&records[1], "event.reason"), "bad password");
+}
+
+/// The two logins of [`run_logins`]: a success then a failure, arguments captured.
+#[track_caller]
+fn assert_logins(records: &[Value]) {
+    assert_success_then_failure(records);
+    for r in records {
+        assert_eq!(str_at(r, "fields.tenant"), TENANT);
+        assert_eq!(
+            r.get_path("fields.attempt").and_then(Value::as_i64),
+            Some(ATTEMPT as i64)
+        );
+    }
 }
 
 fn run_logins() {
@@ -116,21 +124,31 @@ where
         .with_writer(out.clone())
 }
 
+/// Runs `calls` under `stack` topped with a fresh audit layer, and returns the records.
+fn run_audited<S>(stack: S, calls: impl FnOnce()) -> Vec<Value>
+where
+    S: tracing::Subscriber
+        + for<'a> tracing_subscriber::registry::LookupSpan<'a>
+        + Send
+        + Sync
+        + 'static,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let (audit, guard, vk) = setup(dir.path());
+    tracing::subscriber::with_default(stack.with(audit), calls);
+    drop(guard);
+    read(dir.path(), vk)
+}
+
 // ---------------------------------------------------------------------------
 // fmt
 // ---------------------------------------------------------------------------
 
 #[test]
 fn fmt_text_sees_the_audit_span_but_no_argument() {
-    let dir = tempfile::tempdir().unwrap();
-    let (audit, guard, vk) = setup(dir.path());
     let out = Captured::default();
-    let subscriber = tracing_subscriber::registry()
-        .with(text_fmt(&out))
-        .with(audit);
-    tracing::subscriber::with_default(subscriber, run_logins);
-    drop(guard);
-    assert_logins(&read(dir.path(), vk));
+    let stack = tracing_subscriber::registry().with(text_fmt(&out));
+    assert_logins(&run_audited(stack, run_logins));
 
     let out = out.text();
     // The span is there, with target `audit` and its one field, around the body's event.
@@ -148,22 +166,16 @@ fn fmt_text_sees_the_audit_span_but_no_argument() {
 
 #[test]
 fn fmt_json_sees_the_audit_span_with_only_its_event_field() {
-    let dir = tempfile::tempdir().unwrap();
-    let (audit, guard, vk) = setup(dir.path());
     let out = Captured::default();
-    let subscriber = tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .json()
-                .with_current_span(true)
-                .with_span_list(true)
-                .with_span_events(FmtSpan::NEW)
-                .with_writer(out.clone()),
-        )
-        .with(audit);
-    tracing::subscriber::with_default(subscriber, run_logins);
-    drop(guard);
-    assert_logins(&read(dir.path(), vk));
+    let stack = tracing_subscriber::registry().with(
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .with_span_events(FmtSpan::NEW)
+            .with_writer(out.clone()),
+    );
+    assert_logins(&run_audited(stack, run_logins));
 
     let out = out.text();
     assert_no_argument_leaks(&out);
@@ -192,22 +204,17 @@ fn fmt_json_sees_the_audit_span_with_only_its_event_field() {
 
 #[test]
 fn env_filter_with_audit_off_hides_the_span_not_the_record() {
-    let dir = tempfile::tempdir().unwrap();
-    let (audit, guard, vk) = setup(dir.path());
     let out = Captured::default();
     // A global filter: the `audit` target is off for every layer, the audit layer included.
-    let subscriber = tracing_subscriber::registry()
+    let stack = tracing_subscriber::registry()
         .with(EnvFilter::new("info,audit=off"))
-        .with(text_fmt(&out))
-        .with(audit);
-    tracing::subscriber::with_default(subscriber, || {
+        .with(text_fmt(&out));
+    let records = run_audited(stack, || {
         // Context spans of other targets are still enabled, and still reach the record.
         let request = tracing::info_span!("request", request_id = "req-42");
         let _entered = request.enter();
         run_logins();
     });
-    drop(guard);
-    let records = read(dir.path(), vk);
     assert_logins(&records);
     for r in &records {
         assert_eq!(str_at(r, "http.request.id"), "req-42");
@@ -226,16 +233,13 @@ fn env_filter_with_audit_off_hides_the_span_not_the_record() {
 
 #[test]
 fn reloaded_env_filter_changes_what_fmt_sees_not_what_is_audited() {
-    let dir = tempfile::tempdir().unwrap();
-    let (audit, guard, vk) = setup(dir.path());
     let out = Captured::default();
     let (filter, handle) = reload::Layer::new(EnvFilter::new("info"));
-    let subscriber = tracing_subscriber::registry()
+    let stack = tracing_subscriber::registry()
         .with(filter)
-        .with(text_fmt(&out))
-        .with(audit);
+        .with(text_fmt(&out));
     let mut seen = Vec::new();
-    tracing::subscriber::with_default(subscriber, || {
+    let records = run_audited(stack, || {
         for directives in ["info", "warn", "off", "audit=info"] {
             handle.reload(EnvFilter::new(directives)).unwrap();
             let before = out.text().len();
@@ -243,8 +247,6 @@ fn reloaded_env_filter_changes_what_fmt_sees_not_what_is_audited() {
             seen.push(out.text()[before..].to_owned());
         }
     });
-    drop(guard);
-    let records = read(dir.path(), vk);
     assert_eq!(records.len(), 8);
     for pair in records.chunks(2) {
         assert_logins(pair);
@@ -274,18 +276,12 @@ fn reloaded_env_filter_changes_what_fmt_sees_not_what_is_audited() {
 
 #[test]
 fn per_layer_targets_filter_on_fmt_hides_the_audit_span() {
-    let dir = tempfile::tempdir().unwrap();
-    let (audit, guard, vk) = setup(dir.path());
     let out = Captured::default();
     let fmt_filter = Targets::new()
         .with_default(LevelFilter::INFO)
         .with_target("audit", LevelFilter::OFF);
-    let subscriber = tracing_subscriber::registry()
-        .with(text_fmt(&out).with_filter(fmt_filter))
-        .with(audit);
-    tracing::subscriber::with_default(subscriber, run_logins);
-    drop(guard);
-    assert_logins(&read(dir.path(), vk));
+    let stack = tracing_subscriber::registry().with(text_fmt(&out).with_filter(fmt_filter));
+    assert_logins(&run_audited(stack, run_logins));
 
     let out = out.text();
     assert!(!out.contains("audit.event"), "{out}");
@@ -308,9 +304,8 @@ fn per_layer_targets_filter_on_fmt_hides_the_audit_span() {
 // other one. Either way both spans exist and the record is written.
 // ---------------------------------------------------------------------------
 
-#[tracing::instrument(skip(password), err)]
-#[audited(event = "auth.login", actor = %user, skip(password))]
-fn instrument_then_audited(user: &str, password: &str) -> Result<(), String> {
+/// The body of the four functions below: an event inside their spans, then the check.
+fn check_password(password: &str) -> Result<(), String> {
     tracing::info!("inside");
     if password == PASSWORD {
         Ok(())
@@ -319,39 +314,30 @@ fn instrument_then_audited(user: &str, password: &str) -> Result<(), String> {
     }
 }
 
+#[tracing::instrument(skip(password), err)]
+#[audited(event = "auth.login", actor = %user, skip(password))]
+fn instrument_then_audited(user: &str, password: &str) -> Result<(), String> {
+    check_password(password)
+}
+
 #[audited(event = "auth.login", actor = %user, skip(password))]
 #[tracing::instrument(skip(password), err)]
 fn audited_then_instrument(user: &str, password: &str) -> Result<(), String> {
-    tracing::info!("inside");
-    if password == PASSWORD {
-        Ok(())
-    } else {
-        Err("bad password".to_owned())
-    }
+    check_password(password)
 }
 
 #[tracing::instrument(skip(password), err)]
 #[audited(event = "auth.login", actor = %user, skip(password))]
 async fn async_instrument_then_audited(user: &str, password: &str) -> Result<(), String> {
     tokio::task::yield_now().await;
-    tracing::info!("inside");
-    if password == PASSWORD {
-        Ok(())
-    } else {
-        Err("bad password".to_owned())
-    }
+    check_password(password)
 }
 
 #[audited(event = "auth.login", actor = %user, skip(password))]
 #[tracing::instrument(skip(password), err)]
 async fn async_audited_then_instrument(user: &str, password: &str) -> Result<(), String> {
     tokio::task::yield_now().await;
-    tracing::info!("inside");
-    if password == PASSWORD {
-        Ok(())
-    } else {
-        Err("bad password".to_owned())
-    }
+    check_password(password)
 }
 
 /// Runs `calls` (which call `name` twice, succeeding then failing) and checks both the
@@ -359,24 +345,9 @@ async fn async_audited_then_instrument(user: &str, password: &str) -> Result<(),
 /// audit span in the expected order (`audit_outside`: the audit span is the outer one),
 /// `instrument`'s `err` event, and no password.
 fn check_instrumented(name: &str, audit_outside: bool, calls: impl FnOnce()) {
-    let dir = tempfile::tempdir().unwrap();
-    let (audit, guard, vk) = setup(dir.path());
     let out = Captured::default();
-    let subscriber = tracing_subscriber::registry()
-        .with(text_fmt(&out))
-        .with(audit);
-    tracing::subscriber::with_default(subscriber, calls);
-    drop(guard);
-    let records = read(dir.path(), vk);
-    assert_eq!(records.len(), 2, "{records:?}");
-    for r in &records {
-        assert_eq!(str_at(r, "event.action"), "auth.login");
-        assert_eq!(str_at(r, "user.id"), USER);
-        assert!(r.get_path("fields.password").is_none(), "{r:?}");
-    }
-    assert_eq!(str_at(&records[0], "event.outcome"), "success");
-    assert_eq!(str_at(&records[1], "event.outcome"), "failure");
-    assert_eq!(str_at(&records[1], "event.reason"), "bad password");
+    let stack = tracing_subscriber::registry().with(text_fmt(&out));
+    assert_success_then_failure(&run_audited(stack, calls));
 
     let out = out.text();
     let instrument_span = format!(r#"{name}{{user="{USER}"}}"#);
