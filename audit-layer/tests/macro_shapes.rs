@@ -57,6 +57,17 @@ fn outcome(record: &Value) -> &'static str {
         .as_str()
 }
 
+/// The records' `event.action`s are `expected`, in that order.
+#[track_caller]
+fn assert_actions(records: &[Value], expected: &[&str]) {
+    let actions: Vec<&Value> = records
+        .iter()
+        .map(|r| get(r, "event.action").unwrap())
+        .collect();
+    let expected: Vec<Value> = expected.iter().map(|a| string(a)).collect();
+    assert_eq!(actions, expected.iter().collect::<Vec<_>>());
+}
+
 #[track_caller]
 fn assert_event(record: &Value, action: &str, expected_outcome: &str) {
     assert_eq!(
@@ -354,24 +365,17 @@ fn methods() {
         )
     });
     assert_eq!(ret, (13, 13, vec![4, 5], 13, 1));
-    let actions: Vec<&Value> = recs
-        .iter()
-        .map(|r| get(r, "event.action").unwrap())
-        .collect();
-    assert_eq!(
-        actions,
-        [
+    assert_actions(
+        &recs,
+        &[
             "counter.associated",
             "counter.bump",
             "counter.read",
             "counter.pinned",
             "counter.iter",
             "counter.consume",
-            "counter.consume_mut"
-        ]
-        .map(string)
-        .iter()
-        .collect::<Vec<_>>()
+            "counter.consume_mut",
+        ],
     );
     // `self` is captured (with `Debug`) unless skipped.
     assert_field(
@@ -691,24 +695,17 @@ fn async_fns() {
         })
     });
     assert_eq!(ret, (3, Ok(4), 2, "false"));
-    let actions: Vec<&Value> = recs
-        .iter()
-        .map(|r| get(r, "event.action").unwrap())
-        .collect();
-    assert_eq!(
-        actions,
-        [
+    assert_actions(
+        &recs,
+        &[
             "async.empty",
             "async.unsafe",
             "async.impl_trait",
             "async.inner",
             "async.nested",
             "async.inner_attrs",
-            "async.rustfmt"
-        ]
-        .map(string)
-        .iter()
-        .collect::<Vec<_>>()
+            "async.rustfmt",
+        ],
     );
     assert!(recs.iter().all(|r| outcome(r) == "success"), "{recs:?}");
 }
