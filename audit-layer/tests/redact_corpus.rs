@@ -195,20 +195,22 @@ struct Corpus {
 }
 
 impl Corpus {
+    /// Adds a secret that is not a card number; returns its value.
     fn add(&mut self, guise: impl Into<String>, value: &str) -> String {
-        self.secrets.push(Secret {
-            guise: guise.into(),
-            value: value.to_owned(),
-            card: false,
-        });
-        value.to_owned()
+        self.add_secret(guise.into(), value, false)
     }
 
+    /// Adds a card number (which may keep its last four digits); returns its value.
     fn add_card(&mut self, guise: impl Into<String>, value: &str) -> String {
+        self.add_secret(guise.into(), value, true)
+    }
+
+    /// Adds a secret, `card` or not; returns its value.
+    fn add_secret(&mut self, guise: String, value: &str, card: bool) -> String {
         self.secrets.push(Secret {
-            guise: guise.into(),
+            guise,
             value: value.to_owned(),
-            card: true,
+            card,
         });
         value.to_owned()
     }
