@@ -250,23 +250,9 @@ fn parse_option_list(
     mut on_option: impl FnMut(&Ident, ParseStream<'_>) -> syn::Result<()>,
 ) {
     let mut seen: Vec<String> = Vec::new();
-    while !input.is_empty() {
-        if let Err(err) = parse_one_option(input, cx, macro_name, valid, &mut seen, &mut on_option)
-        {
-            cx.push(err);
-            skip_to_comma(input);
-        }
-        if input.is_empty() {
-            break;
-        }
-        if input.peek(Token![,]) {
-            let _comma: Token![,] = input.parse().expect("peeked");
-        } else {
-            cx.push(input.error("expected `,` between options"));
-            skip_to_comma(input);
-            let _ = input.parse::<Option<Token![,]>>();
-        }
-    }
+    parse_comma_separated(input, cx, "options", |input| {
+        parse_one_option(input, cx, macro_name, valid, &mut seen, &mut on_option)
+    });
 }
 
 fn parse_one_option(
@@ -369,6 +355,38 @@ fn list(valid: &[&str]) -> String {
         .map(|v| format!("`{v}`"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Parses `item, item, ...` up to the end of `input` (a trailing `,` is
+/// allowed), handing each item to `parse_item`, which must consume it.
+///
+/// Nothing stops the loop: when `parse_item` fails, its error is recorded in
+/// `cx` and the rest of that item is skipped up to the next top-level `,`.
+/// When an item is followed by something other than `,` or the end, the error
+/// "expected `,` between {items}" is recorded at that token, and everything up
+/// to and including the next `,` is skipped. Parsing resumes with the next item.
+fn parse_comma_separated(
+    input: ParseStream<'_>,
+    cx: &Ctxt,
+    items: &str,
+    mut parse_item: impl FnMut(ParseStream<'_>) -> syn::Result<()>,
+) {
+    while !input.is_empty() {
+        if let Err(err) = parse_item(input) {
+            cx.push(err);
+            skip_to_comma(input);
+        }
+        if input.is_empty() {
+            break;
+        }
+        if input.peek(Token![,]) {
+            let _comma: Token![,] = input.parse().expect("peeked");
+        } else {
+            cx.error_at(input.span(), format!("expected `,` between {items}"));
+            skip_to_comma(input);
+            let _ = input.parse::<Option<Token![,]>>();
+        }
+    }
 }
 
 /// Skips token trees up to (not including) the next top-level `,`.
@@ -698,35 +716,24 @@ fn parse_ident_list(name: &Ident, input: ParseStream<'_>, cx: &Ctxt) -> syn::Res
     let content;
     let paren = syn::parenthesized!(content in input);
     let mut idents: Vec<Ident> = Vec::new();
-    while !content.is_empty() {
-        if content.peek(Ident::peek_any) {
-            let ident = content.call(Ident::parse_any)?;
-            if idents.iter().any(|i| i.unraw() == ident.unraw()) {
-                cx.error_at(
-                    ident.span(),
-                    format!("`{}` is listed twice in `{key}(...)`", ident.unraw()),
-                );
-            } else {
-                idents.push(ident);
-            }
-        } else {
-            cx.error_at(
+    parse_comma_separated(&content, cx, "parameter names", |content| {
+        if !content.peek(Ident::peek_any) {
+            return Err(syn::Error::new(
                 content.span(),
                 format!("expected a parameter name in `{key}(...)`"),
+            ));
+        }
+        let ident = content.call(Ident::parse_any)?;
+        if idents.iter().any(|i| i.unraw() == ident.unraw()) {
+            cx.error_at(
+                ident.span(),
+                format!("`{}` is listed twice in `{key}(...)`", ident.unraw()),
             );
-            skip_to_comma(&content);
-        }
-        if content.is_empty() {
-            break;
-        }
-        if content.peek(Token![,]) {
-            let _comma: Token![,] = content.parse()?;
         } else {
-            cx.error_at(content.span(), "expected `,` between parameter names");
-            skip_to_comma(&content);
-            let _ = content.parse::<Option<Token![,]>>();
+            idents.push(ident);
         }
-    }
+        Ok(())
+    });
     if idents.is_empty() && !cx.has_errors() {
         cx.error_at(
             paren.span.join(),
@@ -757,34 +764,18 @@ fn parse_fields(
     let content;
     let _paren = syn::parenthesized!(content in input);
     let mut fields: Vec<Field> = Vec::new();
-    while !content.is_empty() {
-        match parse_field(&content, allow_empty) {
-            Ok(field) => {
-                if fields.iter().any(|f| f.name.text == field.name.text) {
-                    cx.push(syn::Error::new_spanned(
-                        &field.name.tokens,
-                        format!("duplicate field `{}`", field.name.text),
-                    ));
-                } else {
-                    fields.push(field);
-                }
-            }
-            Err(err) => {
-                cx.push(err);
-                skip_to_comma(&content);
-            }
-        }
-        if content.is_empty() {
-            break;
-        }
-        if content.peek(Token![,]) {
-            let _comma: Token![,] = content.parse()?;
+    parse_comma_separated(&content, cx, "fields", |content| {
+        let field = parse_field(content, allow_empty)?;
+        if fields.iter().any(|f| f.name.text == field.name.text) {
+            cx.push(syn::Error::new_spanned(
+                &field.name.tokens,
+                format!("duplicate field `{}`", field.name.text),
+            ));
         } else {
-            cx.error_at(content.span(), "expected `,` between fields");
-            skip_to_comma(&content);
-            let _ = content.parse::<Option<Token![,]>>();
+            fields.push(field);
         }
-    }
+        Ok(())
+    });
     Ok(fields)
 }
 
