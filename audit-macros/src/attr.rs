@@ -4,10 +4,12 @@
 //! [`Ctxt`] and parsing resumes at the next top-level `,`, so that all
 //! problems are reported in one go, each spanned at the offending tokens.
 
+use std::fmt::Display;
+
 use proc_macro2::{Span, TokenTree};
 use quote::ToTokens as _;
 use syn::ext::IdentExt as _;
-use syn::parse::{ParseStream, Parser as _};
+use syn::parse::{ParseBuffer, ParseStream, Parser as _};
 use syn::spanned::Spanned as _;
 use syn::{Expr, Ident, LitInt, LitStr, Path, Token};
 
@@ -700,9 +702,17 @@ fn parse_level(name: &Ident, input: ParseStream<'_>) -> syn::Result<Level> {
     }
 }
 
-/// `skip(a, b)` / `redact(a, b)`: a parenthesized list of parameter names.
-fn parse_ident_list(name: &Ident, input: ParseStream<'_>, cx: &Ctxt) -> syn::Result<Vec<Ident>> {
-    let key = name.unraw().to_string();
+/// The `(...)` that follows the option `name` (as in `skip(a, b)`): its
+/// parentheses and a stream over what they hold.
+///
+/// When no `(` follows, nothing is consumed and the error `expected` is
+/// returned, pointed at the token that stands there instead, or at `name`
+/// when there is none (the input ends or the next `,` follows).
+fn parenthesized_value<'a>(
+    name: &Ident,
+    input: ParseStream<'a>,
+    expected: impl Display,
+) -> syn::Result<(syn::token::Paren, ParseBuffer<'a>)> {
     if !input.peek(syn::token::Paren) {
         return Err(syn::Error::new(
             if input.is_empty() || input.peek(Token![,]) {
@@ -710,11 +720,22 @@ fn parse_ident_list(name: &Ident, input: ParseStream<'_>, cx: &Ctxt) -> syn::Res
             } else {
                 input.span()
             },
-            format!("expected a list of parameter names: `{key}(a, b)`"),
+            expected,
         ));
     }
     let content;
     let paren = syn::parenthesized!(content in input);
+    Ok((paren, content))
+}
+
+/// `skip(a, b)` / `redact(a, b)`: a parenthesized list of parameter names.
+fn parse_ident_list(name: &Ident, input: ParseStream<'_>, cx: &Ctxt) -> syn::Result<Vec<Ident>> {
+    let key = name.unraw().to_string();
+    let (paren, content) = parenthesized_value(
+        name,
+        input,
+        format!("expected a list of parameter names: `{key}(a, b)`"),
+    )?;
     let mut idents: Vec<Ident> = Vec::new();
     parse_comma_separated(&content, cx, "parameter names", |content| {
         if !content.peek(Ident::peek_any) {
@@ -751,18 +772,11 @@ fn parse_fields(
     cx: &Ctxt,
     allow_empty: bool,
 ) -> syn::Result<Vec<Field>> {
-    if !input.peek(syn::token::Paren) {
-        return Err(syn::Error::new(
-            if input.is_empty() || input.peek(Token![,]) {
-                name.span()
-            } else {
-                input.span()
-            },
-            "expected a parenthesized list: `fields(name = %value, other = ?value, bare_name)`",
-        ));
-    }
-    let content;
-    let _paren = syn::parenthesized!(content in input);
+    let (_paren, content) = parenthesized_value(
+        name,
+        input,
+        "expected a parenthesized list: `fields(name = %value, other = ?value, bare_name)`",
+    )?;
     let mut fields: Vec<Field> = Vec::new();
     parse_comma_separated(&content, cx, "fields", |content| {
         let field = parse_field(content, allow_empty)?;
