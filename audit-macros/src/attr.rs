@@ -627,6 +627,12 @@ fn parse_crate_path(name: &Ident, input: ParseStream<'_>) -> syn::Result<Path> {
     })
 }
 
+/// The identifiers of `path`'s segments, in order, without generic arguments
+/// or leading `::` (`::std::string::String` gives `["std", "string", "String"]`).
+pub(crate) fn segment_names(path: &Path) -> Vec<String> {
+    path.segments.iter().map(|s| s.ident.to_string()).collect()
+}
+
 fn parse_level(name: &Ident, input: ParseStream<'_>) -> syn::Result<Level> {
     const EXPECTED: &str = "expected \"trace\", \"debug\", \"info\", \"warn\", \"error\", \
          a number from 1 (trace) to 5 (error), or a path such as `Level::INFO`";
@@ -673,13 +679,7 @@ fn parse_level(name: &Ident, input: ParseStream<'_>) -> syn::Result<Level> {
     }
     match input.parse::<Expr>()? {
         Expr::Path(p) if p.qself.is_none() => {
-            let segments: Vec<String> = p
-                .path
-                .segments
-                .iter()
-                .map(|s| s.ident.to_string())
-                .collect();
-            let known = match segments.as_slice() {
+            let known = match segment_names(&p.path).as_slice() {
                 [.., level_ty, lvl] if level_ty == "Level" => match lvl.as_str() {
                     "TRACE" => Some("TRACE"),
                     "DEBUG" => Some("DEBUG"),

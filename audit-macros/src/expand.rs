@@ -300,12 +300,7 @@ pub(crate) fn is_primitive(ty: &Type) -> bool {
             if p.path.segments.iter().any(|s| !s.arguments.is_empty()) {
                 return false;
             }
-            let segments: Vec<String> = p
-                .path
-                .segments
-                .iter()
-                .map(|s| s.ident.to_string())
-                .collect();
+            let segments = attr::segment_names(&p.path);
             let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
             match segments.as_slice() {
                 [one] => PRIMITIVES.contains(one) || *one == "String",
@@ -888,13 +883,7 @@ fn async_like_tail<'a>(body: &'a Body, sig: &Signature) -> Option<(&'a Block, As
             let Expr::Path(func) = strip_parens(&call.func) else {
                 return None;
             };
-            let segments: Vec<String> = func
-                .path
-                .segments
-                .iter()
-                .map(|s| s.ident.to_string())
-                .collect();
-            if !segments.ends_with(&["Box".to_owned(), "pin".to_owned()]) {
+            if !attr::segment_names(&func.path).ends_with(&["Box".to_owned(), "pin".to_owned()]) {
                 return None;
             }
             match strip_parens(&call.args[0]) {
