@@ -71,7 +71,7 @@ pub(crate) fn audit_event(input: TokenStream) -> TokenStream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::expand::picked;
+    use crate::expand::{assert_contains_all, picked};
 
     #[test]
     fn expansion_shape() {
@@ -85,34 +85,32 @@ mod tests {
         ));
         let block: syn::Block = syn::parse2(out.clone()).expect("a block");
         assert_eq!(block.stmts.len(), 7, "{out}");
-        let text = out.to_string();
-        for needle in [
-            "static __AUDIT_CALLSITE : :: audit_layer :: __private :: Callsite",
-            "event : \"session.timeout\"",
-            &format!("__audit_capture . actor ({})", picked("display", "user")),
-            "__audit_capture . resource (:: audit_layer :: __private :: debug (& res))",
-            &format!(
-                "__audit_capture . field (\"idle.secs\" , {})",
-                picked("value", "secs")
-            ),
-            &format!("__audit_capture . field (\"k\" , {})", picked("value", "k")),
-            "__audit_capture . emit (:: audit_layer :: __private :: Outcome :: Denied , :: core :: option :: Option :: Some (:: std :: string :: ToString :: to_string (& err)))",
-        ] {
-            assert!(text.contains(needle), "missing `{needle}` in\n{text}");
-        }
+        assert_contains_all(
+            &out.to_string(),
+            &[
+                "static __AUDIT_CALLSITE : :: audit_layer :: __private :: Callsite",
+                "event : \"session.timeout\"",
+                &format!("__audit_capture . actor ({})", picked("display", "user")),
+                "__audit_capture . resource (:: audit_layer :: __private :: debug (& res))",
+                &format!(
+                    "__audit_capture . field (\"idle.secs\" , {})",
+                    picked("value", "secs")
+                ),
+                &format!("__audit_capture . field (\"k\" , {})", picked("value", "k")),
+                "__audit_capture . emit (:: audit_layer :: __private :: Outcome :: Denied , :: core :: option :: Option :: Some (:: std :: string :: ToString :: to_string (& err)))",
+            ],
+        );
     }
 
     #[test]
     fn defaults() {
         let out = audit_event(quote!(event = "a.b", crate = my_crate));
-        let text = out.to_string();
-        assert!(
-            text.contains("let __audit_capture = my_crate :: __private :: Capture :: start"),
-            "{text}"
-        );
-        assert!(
-            text.contains("emit (my_crate :: __private :: Outcome :: Success , :: core :: option :: Option :: None)"),
-            "{text}"
+        assert_contains_all(
+            &out.to_string(),
+            &[
+                "let __audit_capture = my_crate :: __private :: Capture :: start",
+                "emit (my_crate :: __private :: Outcome :: Success , :: core :: option :: Option :: None)",
+            ],
         );
     }
 

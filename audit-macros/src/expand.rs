@@ -977,6 +977,17 @@ pub(crate) fn picked(func: &str, expr: &str) -> String {
     )
 }
 
+/// Asserts that `text`, an expansion in `TokenStream::to_string` form, contains every one
+/// of `needles`; a missing one fails the test with the whole expansion shown. For the
+/// expansion tests.
+#[cfg(test)]
+#[track_caller]
+pub(crate) fn assert_contains_all(text: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(text.contains(needle), "missing `{needle}` in\n{text}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1098,30 +1109,31 @@ mod tests {
         assert_eq!(item.sig.ident, "login");
         assert_eq!(item.attrs.len(), 2, "outer doc + inner allow kept");
         let text = out.to_string();
-        for needle in [
-            "static __AUDIT_CALLSITE : :: audit_layer :: __private :: Callsite",
-            "event : \"auth.login\"",
-            "name : \"login\"",
-            "target : \"audit\"",
-            ":: audit_layer :: __private :: tracing :: Level :: INFO",
-            "audit . event = \"auth.login\"",
-            &format!("__audit_capture . actor ({})", picked("display", "email")),
-            &format!(
-                "__audit_capture . field (\"method\" , {})",
-                picked("value", "\"password\"")
-            ),
-            "__audit_capture . field (\"user.id\" , :: audit_layer :: __private :: empty ())",
-            // Parameters are captured with `value` (or `debug`) directly.
-            "__audit_capture . field (\"email\" , :: audit_layer :: __private :: value (& email))",
-            "__audit_capture . field (\"token\" , :: audit_layer :: __private :: value (& token))",
-            "__audit_capture . field (\"n\" , :: audit_layer :: __private :: debug (& n))",
-            "__audit_capture . redact (\"token\")",
-            ":: audit_layer :: __private :: enter (__audit_capture , __audit_span)",
-            "__audit_call_once :: < Result < u32 , String > , _ > (move ||",
-            "__audit_guard . finish (:: audit_layer :: __audit_outcome ! (& __audit_ret))",
-        ] {
-            assert!(text.contains(needle), "missing `{needle}` in\n{text}");
-        }
+        assert_contains_all(
+            &text,
+            &[
+                "static __AUDIT_CALLSITE : :: audit_layer :: __private :: Callsite",
+                "event : \"auth.login\"",
+                "name : \"login\"",
+                "target : \"audit\"",
+                ":: audit_layer :: __private :: tracing :: Level :: INFO",
+                "audit . event = \"auth.login\"",
+                &format!("__audit_capture . actor ({})", picked("display", "email")),
+                &format!(
+                    "__audit_capture . field (\"method\" , {})",
+                    picked("value", "\"password\"")
+                ),
+                "__audit_capture . field (\"user.id\" , :: audit_layer :: __private :: empty ())",
+                // Parameters are captured with `value` (or `debug`) directly.
+                "__audit_capture . field (\"email\" , :: audit_layer :: __private :: value (& email))",
+                "__audit_capture . field (\"token\" , :: audit_layer :: __private :: value (& token))",
+                "__audit_capture . field (\"n\" , :: audit_layer :: __private :: debug (& n))",
+                "__audit_capture . redact (\"token\")",
+                ":: audit_layer :: __private :: enter (__audit_capture , __audit_span)",
+                "__audit_call_once :: < Result < u32 , String > , _ > (move ||",
+                "__audit_guard . finish (:: audit_layer :: __audit_outcome ! (& __audit_ret))",
+            ],
+        );
         assert!(!text.contains("\"password\" , :: audit_layer :: __private :: value (& password)"));
         // The inner attribute stays first in the body.
         assert!(
@@ -1148,15 +1160,16 @@ mod tests {
         );
         assert_fn(&out);
         let text = out.to_string();
-        for needle in [
-            ":: my :: audit :: __private :: tracing :: Level :: ERROR",
-            "parent : p ,",
-            "\"custom\"",
-            "__audit_span . follows_from (c) ;",
-            "let __audit_capture = :: my :: audit :: __private :: Capture :: start",
-        ] {
-            assert!(text.contains(needle), "missing `{needle}` in\n{text}");
-        }
+        assert_contains_all(
+            &text,
+            &[
+                ":: my :: audit :: __private :: tracing :: Level :: ERROR",
+                "parent : p ,",
+                "\"custom\"",
+                "__audit_span . follows_from (c) ;",
+                "let __audit_capture = :: my :: audit :: __private :: Capture :: start",
+            ],
+        );
         assert!(!text.contains(". field ("), "{text}");
     }
 
@@ -1185,16 +1198,14 @@ mod tests {
         );
         let item = assert_fn(&out);
         assert!(item.sig.asyncness.is_some());
-        let text = out.to_string();
-        assert!(
-            text.contains("AuditFuture :: new (__audit_capture , __audit_span , async move"),
-            "{text}"
+        assert_contains_all(
+            &out.to_string(),
+            &[
+                "AuditFuture :: new (__audit_capture , __audit_span , async move",
+                "let __audit_fake_return : Result < _ , () > = loop { } ;",
+                "set_outcome",
+            ],
         );
-        assert!(
-            text.contains("let __audit_fake_return : Result < _ , () > = loop { } ;"),
-            "{text}"
-        );
-        assert!(text.contains("set_outcome"), "{text}");
     }
 
     #[test]
@@ -1210,13 +1221,12 @@ mod tests {
         );
         assert_fn(&out);
         let text = out.to_string();
-        assert!(
-            text.contains("Box :: pin (:: audit_layer :: __private :: AuditFuture :: new"),
-            "{text}"
-        );
-        assert!(
-            text.contains("let __audit_fake_return : u8 = loop"),
-            "{text}"
+        assert_contains_all(
+            &text,
+            &[
+                "Box :: pin (:: audit_layer :: __private :: AuditFuture :: new",
+                "let __audit_fake_return : u8 = loop",
+            ],
         );
         assert!(!text.contains("__audit_call_once"), "{text}");
 
