@@ -3,11 +3,11 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned as _;
-use syn::{Ident, LitStr};
+use syn::Ident;
 
 use crate::attr;
 use crate::ctxt::Ctxt;
-use crate::expand::{callsite_static, capture_calls, krate_path, located};
+use crate::expand::{callsite_static, capture_calls, event_lit, krate_path, located};
 
 /// Entry point of `audit_event!`, on `proc_macro2` tokens so it can be unit-tested.
 ///
@@ -25,12 +25,7 @@ pub(crate) fn audit_event(input: TokenStream) -> TokenStream {
     let callsite = Ident::new("__AUDIT_CALLSITE", mixed);
     let capture = Ident::new("__audit_capture", mixed);
 
-    let event = &args
-        .event
-        .as_ref()
-        .expect("checked: `event` is present")
-        .lit;
-    let event = LitStr::new(&event.value(), located(event.span()));
+    let event = event_lit(args.event.as_ref());
     let callsite_item = callsite_static(&krate, &callsite, &event, &event);
 
     let calls = capture_calls(

@@ -439,6 +439,13 @@ pub(crate) fn value_tokens(krate: &TokenStream, value: &ValueExpr) -> TokenStrea
     }
 }
 
+/// The event name as the expansion writes it: the `event = "..."` literal,
+/// located at the user's literal. Parsing has already required it.
+pub(crate) fn event_lit(event: Option<&attr::EventName>) -> LitStr {
+    let event = &event.expect("checked: `event` is present").lit;
+    LitStr::new(&event.value(), located(event.span()))
+}
+
 /// The `static __AUDIT_CALLSITE` item.
 pub(crate) fn callsite_static(
     krate: &TokenStream,
@@ -574,12 +581,7 @@ fn gen_prelude(
         capture,
         ..
     } = names;
-    let event = &args
-        .event
-        .as_ref()
-        .expect("checked: `event` is present")
-        .lit;
-    let event = LitStr::new(&event.value(), located(event.span()));
+    let event = event_lit(args.event.as_ref());
     let name = args
         .name
         .clone()
