@@ -89,6 +89,36 @@ fn lines(text: &str) -> Vec<String> {
     text.split_inclusive('\n').map(str::to_owned).collect()
 }
 
+/// A one-file log of `records` records, with its text and file name.
+fn single_file(records: u64) -> (Fixture, String, String) {
+    let f = fixture(1, records);
+    let text = f.one_file_text();
+    let name = name_of(&f);
+    (f, text, name)
+}
+
+/// Verifies the lines `ls` after `edit` and asserts TAMPERED, naming the edit as `what`.
+fn assert_edit_is_tampered(
+    f: &Fixture,
+    name: &str,
+    ls: &[String],
+    what: &str,
+    edit: impl FnOnce(&mut Vec<String>),
+) {
+    let mut l = ls.to_vec();
+    edit(&mut l);
+    let r = verify_text(&mut f.verifier(), name, &l.concat());
+    assert_eq!(r.verdict(), Verdict::Tampered, "{what}");
+}
+
+/// Writes records `range` to `path` with `key` (continuing any chain there), then closes it.
+fn append_records(path: &Path, key: SealingKey, range: std::ops::Range<u64>) {
+    let mut log = FileLog::open(path, key, FileLogOptions::default()).unwrap();
+    for i in range {
+        log.append(record(i)).unwrap();
+    }
+}
+
 #[test]
 fn valid_logs_raise_no_alarm() {
     let f = fixture(3, 7);
@@ -102,9 +132,7 @@ fn valid_logs_raise_no_alarm() {
 
 #[test]
 fn every_flipped_byte_is_caught() {
-    let f = fixture(1, 8);
-    let text = f.one_file_text();
-    let name = name_of(&f);
+    let (f, text, name) = single_file(8);
     let mut missed = Vec::new();
     for mask in [0x01u8, 0x20] {
         for i in 0..text.len() {
@@ -134,41 +162,32 @@ fn write_tmp(dir: &Path, stem: &str, bytes: &[u8]) -> PathBuf {
 
 #[test]
 fn deleted_duplicated_swapped_inserted_records_are_caught() {
-    let f = fixture(1, 8);
-    let text = f.one_file_text();
+    let (f, text, name) = single_file(8);
     let ls = lines(&text);
-    let name = name_of(&f);
     let n = ls.len();
+    let tampered = |what: &str, edit: &dyn Fn(&mut Vec<String>)| {
+        assert_edit_is_tampered(&f, &name, &ls, what, edit);
+    };
     // Delete each record but the last (the last needs a checkpoint: see truncation).
     for i in 0..n - 1 {
-        let mut l = ls.clone();
-        l.remove(i);
-        let r = verify_text(&mut f.verifier(), &name, &l.concat());
-        assert_eq!(r.verdict(), Verdict::Tampered, "delete {i}");
+        tampered(&format!("delete {i}"), &|l| {
+            l.remove(i);
+        });
     }
     // Duplicate each record.
-    for i in 0..n {
-        let mut l = ls.clone();
-        l.insert(i, ls[i].clone());
-        let r = verify_text(&mut f.verifier(), &name, &l.concat());
-        assert_eq!(r.verdict(), Verdict::Tampered, "duplicate {i}");
+    for (i, rec) in ls.iter().enumerate() {
+        tampered(&format!("duplicate {i}"), &|l| l.insert(i, rec.clone()));
     }
     // Swap each adjacent pair.
     for i in 0..n - 1 {
-        let mut l = ls.clone();
-        l.swap(i, i + 1);
-        let r = verify_text(&mut f.verifier(), &name, &l.concat());
-        assert_eq!(r.verdict(), Verdict::Tampered, "swap {i}");
+        tampered(&format!("swap {i}"), &|l| l.swap(i, i + 1));
     }
     // Insert a record sealed by another key into every position.
     let (other, _) = SealingKey::generate("k1", EPOCH_LEN).unwrap();
     let mut forger = Sealer::new_chain(other).unwrap();
     let forged = forger.seal(record(99)).unwrap().line;
     for i in 0..=n {
-        let mut l = ls.clone();
-        l.insert(i, forged.clone());
-        let r = verify_text(&mut f.verifier(), &name, &l.concat());
-        assert_eq!(r.verdict(), Verdict::Tampered, "insert {i}");
+        tampered(&format!("insert {i}"), &|l| l.insert(i, forged.clone()));
     }
     // Insert an unsealed record: fail closed.
     let unsealed = format!(
@@ -208,9 +227,7 @@ fn findings_name_the_place_and_keep_going() {
 
 #[test]
 fn truncation_at_every_boundary_and_mid_line() {
-    let f = fixture(1, 8);
-    let text = f.one_file_text();
-    let name = name_of(&f);
+    let (f, text, name) = single_file(8);
     let ls = lines(&text);
     let mut boundary = 0;
     for (i, l) in ls.iter().enumerate() {
@@ -241,9 +258,7 @@ fn truncation_at_every_boundary_and_mid_line() {
 
 #[test]
 fn rollback_to_an_older_copy_is_caught_with_state() {
-    let f = fixture(1, 8);
-    let text = f.one_file_text();
-    let name = name_of(&f);
+    let (f, text, name) = single_file(8);
     let ls = lines(&text);
     let mut v = f.verifier();
     let report = v.verify_str(&name, &text);
@@ -337,9 +352,7 @@ fn rotated_files_renamed_dropped_reordered_duplicated_spliced() {
 
 #[test]
 fn wrong_unknown_and_missing_keys() {
-    let f = fixture(1, 5);
-    let text = f.one_file_text();
-    let name = name_of(&f);
+    let (_f, text, name) = single_file(5);
     let (_, wrong) = SealingKey::generate("k1", EPOCH_LEN).unwrap();
     let r = Verifier::new(wrong.into()).verify_str(&name, &text);
     assert_eq!(r.verdict(), Verdict::Tampered);
@@ -358,16 +371,8 @@ fn key_rotation_continues_the_chain_and_needs_both_kids() {
     let path = dir.path().join("audit.log");
     let (sk1, vk1) = SealingKey::generate("k1", EPOCH_LEN).unwrap();
     let (sk2, vk2) = SealingKey::generate("k2", EPOCH_LEN).unwrap();
-    let mut log = FileLog::open(&path, sk1, FileLogOptions::default()).unwrap();
-    for i in 0..6 {
-        log.append(record(i)).unwrap();
-    }
-    drop(log);
-    let mut log = FileLog::open(&path, sk2, FileLogOptions::default()).unwrap();
-    for i in 6..11 {
-        log.append(record(i)).unwrap();
-    }
-    drop(log);
+    append_records(&path, sk1, 0..6);
+    append_records(&path, sk2, 6..11);
     let mut ring = Keyring::new();
     ring.add(vk1.clone()).unwrap();
     ring.add(vk2).unwrap();
@@ -461,9 +466,7 @@ fn hex_mac(m: &[u8; 32]) -> String {
 
 #[test]
 fn reserialized_records_verify_after_recanonicalisation() {
-    let f = fixture(1, 6);
-    let text = f.one_file_text();
-    let name = name_of(&f);
+    let (f, text, name) = single_file(6);
     let pretty: String = lines(&text)
         .iter()
         .map(|l| {
@@ -549,10 +552,7 @@ fn torn_tail_is_reported_then_documented_by_the_next_writer() {
         .unwrap();
     assert_eq!(r.verdict(), Verdict::IncompleteTail);
     // The next writer continues the chain and documents the torn line.
-    let sk = vk.to_sealing_key();
-    let mut log = FileLog::open(&path, sk, FileLogOptions::default()).unwrap();
-    log.append(record(4)).unwrap();
-    drop(log);
+    append_records(&path, vk.to_sealing_key(), 4..5);
     let r = Verifier::new(vk.into()).verify_files(&[path]).unwrap();
     assert_eq!(r.verdict(), Verdict::Ok, "{:?}", r.findings);
     assert_eq!(r.findings.len(), 1);
@@ -595,9 +595,7 @@ fn a_restarted_log_is_caught_by_the_witness_of_the_old_chain() {
     // The log is deleted and the same key starts a new chain in its place.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit-0000.log");
-    let mut log = FileLog::open(&path, f.vk.to_sealing_key(), FileLogOptions::default()).unwrap();
-    log.append(record(0)).unwrap();
-    drop(log);
+    append_records(&path, f.vk.to_sealing_key(), 0..1);
     let r = f.witnessed().verify_files(&[path]).unwrap();
     assert_eq!(r.verdict(), Verdict::Truncated, "{:?}", r.findings);
     assert!(r.findings[0].message.contains("does not contain"));
