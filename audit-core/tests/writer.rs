@@ -2,6 +2,7 @@
 //! failure policy, each ending with the verifier's word on what was written.
 
 use std::io;
+use std::ops::Range;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -28,12 +29,28 @@ fn open(dir: &Path, opts: FileLogOptions) -> (FileLog, VerificationKey) {
     (FileLog::open_dir(dir, "audit", sk, opts).unwrap(), vk)
 }
 
+/// Submits the records of `range` one at a time; each must be accepted.
+fn submit_each(writer: &Writer, range: Range<u64>) {
+    for i in range {
+        writer.submit(record(i)).unwrap();
+    }
+}
+
+/// Submits records `t * per..(t + 1) * per` from each thread `t` of `threads` at once; each
+/// call returns only once its record is accepted (on disk, with `Durability::EveryRecord`).
+fn submit_from_threads(writer: &Writer, threads: u64, per: u64) {
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let w = writer.clone();
+            s.spawn(move || submit_each(&w, t * per..(t + 1) * per));
+        }
+    });
+}
+
 /// Records `0..n` through a writer, then a flush and a clean shutdown; the stopped writer.
 fn write_all(log: FileLog, config: WriterConfig, n: u64) -> Writer {
     let (writer, guard) = Writer::spawn(log, config).unwrap();
-    for i in 0..n {
-        writer.submit(record(i)).unwrap();
-    }
+    submit_each(&writer, 0..n);
     writer.flush().unwrap();
     guard.shutdown().unwrap();
     writer
@@ -43,11 +60,22 @@ fn verify(dir: &Path, vk: &VerificationKey) -> Report {
     Verifier::new(vk.clone().into()).verify_dir(dir).unwrap()
 }
 
+/// The log verifies OK (the findings are shown if not).
+fn assert_verifies(dir: &Path, vk: &VerificationKey) {
+    let report = verify(dir, vk);
+    assert_eq!(report.verdict(), Verdict::Ok, "{:?}", report.findings);
+}
+
+/// The log verifies and holds exactly the records `0..n`, in order.
+fn assert_verifies_with_records_in_order(dir: &Path, vk: &VerificationKey, n: i64) {
+    assert_verifies(dir, vk);
+    assert_eq!(numbers(dir), (0..n).collect::<Vec<_>>());
+}
+
 /// The log verifies and holds each of the records `0..n` once, in whatever order
 /// concurrent callers wrote them.
 fn assert_verifies_with_each_once(dir: &Path, vk: &VerificationKey, n: u64) {
-    let report = verify(dir, vk);
-    assert_eq!(report.verdict(), Verdict::Ok, "{:?}", report.findings);
+    assert_verifies(dir, vk);
     let mut ns = numbers(dir);
     ns.sort_unstable();
     assert_eq!(ns, (0..n as i64).collect::<Vec<_>>());
@@ -105,9 +133,7 @@ fn os_durability_syncs_rotated_files_in_the_background() {
         (1, 1),
         "{m:?}"
     );
-    let report = verify(dir.path(), &vk);
-    assert_eq!(report.verdict(), Verdict::Ok, "{:?}", report.findings);
-    assert_eq!(numbers(dir.path()), (0..200).collect::<Vec<_>>());
+    assert_verifies_with_records_in_order(dir.path(), &vk, 200);
 }
 
 /// The key's state file follows the lines a crash would leave: after `sync` (or
@@ -193,9 +219,7 @@ fn record_buffers_come_back_for_reuse() {
     assert!(!back.is_empty() && back.len() <= 1000, "{}", back.len());
     assert!(back.iter().all(|b| b.is_empty() && b.capacity() > 0));
     guard.shutdown().unwrap();
-    let report = verify(dir.path(), &vk);
-    assert_eq!(report.verdict(), Verdict::Ok, "{:?}", report.findings);
-    assert_eq!(numbers(dir.path()), (0..100).collect::<Vec<_>>());
+    assert_verifies_with_records_in_order(dir.path(), &vk, 100);
 }
 
 #[test]
@@ -209,16 +233,7 @@ fn many_threads_hundreds_of_thousands_of_records_contiguous() {
     let (writer, guard) = Writer::spawn(log, config).unwrap();
     let threads = 8;
     let per = 25_000u64;
-    std::thread::scope(|s| {
-        for t in 0..threads {
-            let w = writer.clone();
-            s.spawn(move || {
-                for i in 0..per {
-                    w.submit(record(t * per + i)).unwrap();
-                }
-            });
-        }
-    });
+    submit_from_threads(&writer, threads, per);
     guard.shutdown().unwrap();
     let m = writer.metrics();
     assert_eq!(m.records_written, threads * per + 2, "{m:?}"); // + start and stop
@@ -238,17 +253,8 @@ fn every_record_durability_shares_fsyncs_between_concurrent_callers() {
     let before = writer.metrics().fsyncs;
     let threads = 16u64;
     let per = 50u64;
-    std::thread::scope(|s| {
-        for t in 0..threads {
-            let w = writer.clone();
-            s.spawn(move || {
-                for i in 0..per {
-                    // Returns only once the record is on disk.
-                    w.submit(record(t * per + i)).unwrap();
-                }
-            });
-        }
-    });
+    // Each call returns only once its record is on disk.
+    submit_from_threads(&writer, threads, per);
     let fsyncs = writer.metrics().fsyncs - before;
     assert!(
         fsyncs < threads * per,
@@ -256,7 +262,7 @@ fn every_record_durability_shares_fsyncs_between_concurrent_callers() {
         threads * per
     );
     guard.shutdown().unwrap();
-    assert_eq!(verify(dir.path(), &vk).verdict(), Verdict::Ok);
+    assert_verifies(dir.path(), &vk);
 }
 
 #[test]
@@ -268,23 +274,19 @@ fn rotation_by_size_keeps_one_chain_across_files() {
         ..WriterConfig::default()
     };
     let (writer, guard) = Writer::spawn(log, config).unwrap();
-    for i in 0..300 {
-        writer.submit(record(i)).unwrap();
-    }
+    submit_each(&writer, 0..300);
     guard.shutdown().unwrap();
     let files = log_files_in(dir.path()).unwrap();
     assert!(files.len() > 5, "{files:?}");
     assert_eq!(writer.metrics().rotations as usize, files.len() - 1);
-    let report = verify(dir.path(), &vk);
-    assert_eq!(report.verdict(), Verdict::Ok, "{:?}", report.findings);
-    assert_eq!(numbers(dir.path()), (0..300).collect::<Vec<_>>());
+    assert_verifies_with_records_in_order(dir.path(), &vk, 300);
     // Reopening continues the newest file's chain.
     let (sk_again, _) = (vk.to_sealing_key(), ());
     let log = FileLog::open_dir(dir.path(), "audit", sk_again, FileLogOptions::default()).unwrap();
     let (writer, guard) = Writer::spawn(log, WriterConfig::default()).unwrap();
     writer.submit(record(300)).unwrap();
     guard.shutdown().unwrap();
-    assert_eq!(verify(dir.path(), &vk).verdict(), Verdict::Ok);
+    assert_verifies(dir.path(), &vk);
 }
 
 #[test]
@@ -328,9 +330,7 @@ fn a_checkpoint_callback_is_called() {
         ..WriterConfig::default()
     };
     let (writer, guard) = Writer::spawn(log, config).unwrap();
-    for i in 0..20 {
-        writer.submit(record(i)).unwrap();
-    }
+    submit_each(&writer, 0..20);
     guard.shutdown().unwrap();
     let seen = seen.lock().unwrap();
     assert!(!seen.is_empty());
@@ -386,16 +386,12 @@ fn block_policy_retries_a_full_disk_and_loses_nothing() {
     let (writer, guard) = Writer::spawn(log, config).unwrap();
     writer.submit(record(0)).unwrap();
     left.store(3, Ordering::SeqCst); // the disk is full for the next three writes
-    for i in 1..20 {
-        writer.submit(record(i)).unwrap();
-    }
+    submit_each(&writer, 1..20);
     guard.shutdown().unwrap();
     let m = writer.metrics();
     assert_eq!((m.failures, m.dropped), (3, 0), "{m:?}");
     assert_eq!(alerts_seen.load(Ordering::SeqCst), 3);
-    let report = verify(dir.path(), &vk);
-    assert_eq!(report.verdict(), Verdict::Ok, "{:?}", report.findings);
-    assert_eq!(numbers(dir.path()), (0..20).collect::<Vec<_>>());
+    assert_verifies_with_records_in_order(dir.path(), &vk, 20);
 }
 
 #[test]
@@ -412,13 +408,10 @@ fn block_policy_retries_a_failing_fsync() {
     };
     let (writer, guard) = Writer::spawn(log, config).unwrap();
     left.store(2, Ordering::SeqCst);
-    for i in 0..5 {
-        writer.submit(record(i)).unwrap();
-    }
+    submit_each(&writer, 0..5);
     guard.shutdown().unwrap();
     assert_eq!(writer.metrics().failures, 2);
-    assert_eq!(verify(dir.path(), &vk).verdict(), Verdict::Ok);
-    assert_eq!(numbers(dir.path()), (0..5).collect::<Vec<_>>());
+    assert_verifies_with_records_in_order(dir.path(), &vk, 5);
 }
 
 #[test]
@@ -436,9 +429,7 @@ fn fail_closed_refuses_further_records_and_leaves_a_verifiable_log() {
         ..WriterConfig::default()
     };
     let (writer, guard) = Writer::spawn(log, config).unwrap();
-    for i in 0..5 {
-        writer.submit(record(i)).unwrap();
-    }
+    submit_each(&writer, 0..5);
     left.store(usize::MAX, Ordering::SeqCst);
     let err = writer.submit(record(5)).unwrap_err();
     assert!(matches!(err, SubmitError::FailedClosed(_)), "{err}");
@@ -452,9 +443,7 @@ fn fail_closed_refuses_further_records_and_leaves_a_verifiable_log() {
     assert_eq!(alerts_seen.load(Ordering::SeqCst), 1);
     let _ = guard.shutdown();
     // The half-written line was cut back: what is there verifies.
-    let report = verify(dir.path(), &vk);
-    assert_eq!(report.verdict(), Verdict::Ok, "{:?}", report.findings);
-    assert_eq!(numbers(dir.path()), (0..5).collect::<Vec<_>>());
+    assert_verifies_with_records_in_order(dir.path(), &vk, 5);
 }
 
 /// After failing closed, the records sealed but never written are lost (and reported):
@@ -474,9 +463,7 @@ fn fail_closed_checkpoints_only_what_was_written() {
         ..WriterConfig::default()
     };
     let (writer, guard) = Writer::spawn(log, config).unwrap();
-    for i in 0..5 {
-        writer.submit(record(i)).unwrap();
-    }
+    submit_each(&writer, 0..5);
     writer.flush().unwrap();
     left.store(usize::MAX, Ordering::SeqCst);
     assert!(matches!(
@@ -522,8 +509,7 @@ fn continue_policy_keeps_a_backlog_then_documents_what_it_dropped() {
     left.store(0, Ordering::SeqCst); // the disk recovers
     writer.flush().unwrap();
     guard.shutdown().unwrap();
-    let report = verify(dir.path(), &vk);
-    assert_eq!(report.verdict(), Verdict::Ok, "{:?}", report.findings);
+    assert_verifies(dir.path(), &vk);
     let text: String = log_files_in(dir.path())
         .unwrap()
         .iter()
@@ -561,14 +547,10 @@ fn rotation_by_age() {
         ..WriterConfig::default()
     };
     let (writer, guard) = Writer::spawn(log, config).unwrap();
-    for i in 0..4 {
-        writer.submit(record(i)).unwrap();
-    }
+    submit_each(&writer, 0..4);
     guard.shutdown().unwrap();
     assert!(writer.metrics().rotations >= 4, "{:?}", writer.metrics());
-    let report = verify(dir.path(), &vk);
-    assert_eq!(report.verdict(), Verdict::Ok, "{:?}", report.findings);
-    assert_eq!(numbers(dir.path()), (0..4).collect::<Vec<_>>());
+    assert_verifies_with_records_in_order(dir.path(), &vk, 4);
 }
 
 /// Runs `f` on a thread of its own and fails the test if it has not finished within
@@ -699,8 +681,7 @@ fn every_record_caller_gets_the_result_of_its_own_record_when_the_disk_fails() {
     );
     assert_eq!(refused, threads, "every caller is refused once, then stops");
     let _ = guard.shutdown();
-    let report = verify(dir.path(), &vk);
-    assert_eq!(report.verdict(), Verdict::Ok, "{:?}", report.findings);
+    assert_verifies(dir.path(), &vk);
     let mut in_log = numbers(dir.path());
     in_log.sort_unstable();
     let mut acked = acked;
