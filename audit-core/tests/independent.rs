@@ -407,6 +407,78 @@ fn write_lines(p: &Path, lines: &[Vec<u8>]) {
     fs::write(p, out).unwrap();
 }
 
+/// Rewrites the lines of `p` through `f`.
+fn edit_lines(p: &Path, f: impl FnOnce(&mut Vec<Vec<u8>>)) {
+    let mut l = lines(p);
+    f(&mut l);
+    write_lines(p, &l);
+}
+
+/// Cuts the last `n` bytes off `p`.
+fn cut_end(p: &Path, n: usize) {
+    let data = fs::read(p).unwrap();
+    fs::write(p, &data[..data.len() - n]).unwrap();
+}
+
+/// Keeps only the first `n` bytes of `p`.
+fn keep_start(p: &Path, n: usize) {
+    let data = fs::read(p).unwrap();
+    fs::write(p, &data[..n]).unwrap();
+}
+
+/// Appends `bytes` to `p` as they are (no newline is added).
+fn append_bytes(p: &Path, bytes: &[u8]) {
+    let mut data = fs::read(p).unwrap();
+    data.extend_from_slice(bytes);
+    fs::write(p, data).unwrap();
+}
+
+/// Flips the lowest bit of byte `pos` of `p`.
+fn flip_byte(p: &Path, pos: usize) {
+    let mut data = fs::read(p).unwrap();
+    data[pos] ^= 0x01;
+    fs::write(p, data).unwrap();
+}
+
+/// Ends every line of `p` with `\r\n` instead of `\n`.
+fn use_crlf(p: &Path) {
+    edit_lines(p, |l| {
+        for x in l {
+            x.push(b'\r');
+        }
+    });
+}
+
+/// Replaces the first `from` in `line` by `to`.
+fn replace_first(line: &mut Vec<u8>, from: &str, to: &str) {
+    let s = String::from_utf8(std::mem::take(line)).unwrap();
+    *line = s.replacen(from, to, 1).into_bytes();
+}
+
+/// Changes the hex digit right after `key` (e.g. `"mac":"`) in `line`: `a` to `b`, else to `a`.
+fn change_digit_after(line: &mut [u8], key: &[u8]) {
+    let at = position(line, key) + key.len();
+    line[at] = if line[at] == b'a' { b'b' } else { b'a' };
+}
+
+/// Uppercases the first lowercase hex digit of the `"mac"` value in `line`.
+fn uppercase_a_mac_digit(line: &mut [u8]) {
+    let start = position(line, b"\"mac\":\"") + 7;
+    let at = (start..start + 64)
+        .find(|&i| line[i].is_ascii_lowercase())
+        .unwrap();
+    line[at] = line[at].to_ascii_uppercase();
+}
+
+/// Takes the last record of `p` off, edits it, and puts it back without its newline.
+fn unterminate_last_record(p: &Path, edit: impl FnOnce(&mut Vec<u8>)) {
+    let mut l = lines(p);
+    let mut rec = l.pop().unwrap();
+    edit(&mut rec);
+    write_lines(p, &l);
+    append_bytes(p, &rec);
+}
+
 fn position(hay: &[u8], needle: &[u8]) -> usize {
     hay.windows(needle.len())
         .position(|w| w == needle)
@@ -452,6 +524,20 @@ fn reopen_dir_and_append(w: &Work, b: &Base, i: u64) {
     )
     .unwrap();
     log.append(record(i)).unwrap();
+}
+
+/// Opens the log file `p` with the base log's key (continuing the chain found there, if any).
+fn open_with_base_key(b: &Base, p: &Path) -> FileLog {
+    FileLog::open(p, b.vk.to_sealing_key(), FileLogOptions::default()).unwrap()
+}
+
+/// Opens the log file `p` with the base log's key and appends `record(i)` for each `i` of
+/// `range`.
+fn append_with_base_key(b: &Base, p: &Path, range: std::ops::Range<u64>) {
+    let mut log = open_with_base_key(b, p);
+    for i in range {
+        log.append(record(i)).unwrap();
+    }
 }
 
 /// A JSON re-serializer unlike the canonical one (what a SIEM or jq might emit): spaces,
@@ -658,11 +744,7 @@ fn build_matrix(b: &Base) -> Vec<Case> {
             true,
             Tampered,
             Tampered,
-            move |w| {
-                let mut data = fs::read(w.file(1)).unwrap();
-                data[pos] ^= 0x01;
-                fs::write(w.file(1), data).unwrap();
-            },
+            move |w| flip_byte(&w.file(1), pos),
         );
     }
     // targeted positions in line 3 of the middle file
@@ -693,11 +775,7 @@ fn build_matrix(b: &Base) -> Vec<Case> {
             true,
             Tampered,
             Tampered,
-            move |w| {
-                let mut data = fs::read(w.file(1)).unwrap();
-                data[pos] ^= 0x01;
-                fs::write(w.file(1), data).unwrap();
-            },
+            move |w| flip_byte(&w.file(1), pos),
         );
     }
     m.edit(
@@ -706,11 +784,9 @@ fn build_matrix(b: &Base) -> Vec<Case> {
         Tampered,
         Tampered,
         |w| {
-            let mut l = lines(&w.file(last));
-            let rec = l.last_mut().unwrap();
-            let at = rec.windows(7).position(|x| x == b"\"mac\":\"").unwrap() + 7;
-            rec[at] = if rec[at] == b'a' { b'b' } else { b'a' };
-            write_lines(&w.file(last), &l);
+            edit_lines(&w.file(last), |l| {
+                change_digit_after(l.last_mut().unwrap(), b"\"mac\":\"");
+            });
         },
     );
     m.edit(
@@ -719,22 +795,15 @@ fn build_matrix(b: &Base) -> Vec<Case> {
         Tampered,
         Tampered,
         |w| {
-            let mut l = lines(&w.file(1));
-            let rec = &mut l[2];
-            let start = rec.windows(7).position(|x| x == b"\"mac\":\"").unwrap() + 7;
-            let at = (start..start + 64)
-                .find(|&i| rec[i].is_ascii_lowercase())
-                .unwrap();
-            rec[at] = rec[at].to_ascii_uppercase();
-            write_lines(&w.file(1), &l);
+            edit_lines(&w.file(1), |l| uppercase_a_mac_digit(&mut l[2]));
         },
     );
 
     // --- records deleted, duplicated, swapped, inserted ---------------------------------------
     m.edit("delete a record", true, Tampered, Tampered, |w| {
-        let mut l = lines(&w.file(1));
-        l.remove(3);
-        write_lines(&w.file(1), &l);
+        edit_lines(&w.file(1), |l| {
+            l.remove(3);
+        });
     });
     m.edit(
         "delete the header of a file",
@@ -742,33 +811,31 @@ fn build_matrix(b: &Base) -> Vec<Case> {
         Tampered,
         Tampered,
         |w| {
-            let mut l = lines(&w.file(1));
-            l.remove(0);
-            write_lines(&w.file(1), &l);
+            edit_lines(&w.file(1), |l| {
+                l.remove(0);
+            });
         },
     );
     m.edit("duplicate a record", true, Tampered, Tampered, |w| {
-        let mut l = lines(&w.file(1));
-        let dup = l[2].clone();
-        l.insert(3, dup);
-        write_lines(&w.file(1), &l);
+        edit_lines(&w.file(1), |l| {
+            let dup = l[2].clone();
+            l.insert(3, dup);
+        });
     });
     m.edit("duplicate the last record", true, Tampered, Tampered, |w| {
-        let mut l = lines(&w.file(last));
-        let dup = l.last().unwrap().clone();
-        l.push(dup);
-        write_lines(&w.file(last), &l);
+        edit_lines(&w.file(last), |l| {
+            let dup = l.last().unwrap().clone();
+            l.push(dup);
+        });
     });
     m.edit("swap two records", true, Tampered, Tampered, |w| {
-        let mut l = lines(&w.file(1));
-        l.swap(2, 3);
-        write_lines(&w.file(1), &l);
+        edit_lines(&w.file(1), |l| l.swap(2, 3));
     });
     m.edit("swap the last two records", true, Tampered, Tampered, |w| {
-        let mut l = lines(&w.file(last));
-        let n = l.len();
-        l.swap(n - 2, n - 1);
-        write_lines(&w.file(last), &l);
+        edit_lines(&w.file(last), |l| {
+            let n = l.len();
+            l.swap(n - 2, n - 1);
+        });
     });
     // a second writer holding the same key: a fork of the same chain id, and another chain
     let fork = {
@@ -788,7 +855,7 @@ fn build_matrix(b: &Base) -> Vec<Case> {
     let other_chain = {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join(file_name(1));
-        let mut log = FileLog::open(&p, b.vk.to_sealing_key(), FileLogOptions::default()).unwrap();
+        let mut log = open_with_base_key(b, &p);
         for i in 0..8 {
             log.append(record(200 + i)).unwrap();
         }
@@ -803,11 +870,11 @@ fn build_matrix(b: &Base) -> Vec<Case> {
             Tampered,
             Tampered,
             move |w| {
-                let mut l = lines(&w.file(1));
-                // file 1 line 3 is seq PER_FILE + 1 + 2
-                let seq = (PER_FILE + 1 + 2) as usize;
-                l[2] = fork[seq].clone();
-                write_lines(&w.file(1), &l);
+                edit_lines(&w.file(1), |l| {
+                    // file 1 line 3 is seq PER_FILE + 1 + 2
+                    let seq = (PER_FILE + 1 + 2) as usize;
+                    l[2] = fork[seq].clone();
+                });
             },
         );
     }
@@ -819,10 +886,10 @@ fn build_matrix(b: &Base) -> Vec<Case> {
             Tampered,
             Tampered,
             move |w| {
-                let mut l = lines(&w.file(last));
-                let next = (FILES as u64 * (PER_FILE + 1)) as usize; // seq after the last record
-                l.push(fork[next].clone());
-                write_lines(&w.file(last), &l);
+                edit_lines(&w.file(last), |l| {
+                    let next = (FILES as u64 * (PER_FILE + 1)) as usize; // seq after the last record
+                    l.push(fork[next].clone());
+                });
             },
         );
     }
@@ -834,9 +901,7 @@ fn build_matrix(b: &Base) -> Vec<Case> {
             Tampered,
             Tampered,
             move |w| {
-                let mut l = lines(&w.file(1));
-                l.insert(3, oc[3].clone());
-                write_lines(&w.file(1), &l);
+                edit_lines(&w.file(1), |l| l.insert(3, oc[3].clone()));
             },
         );
     }
@@ -853,24 +918,13 @@ fn build_matrix(b: &Base) -> Vec<Case> {
         );
     }
     m.edit("insert a forged unsealed record", true, Tampered, Tampered, |w| {
-        let mut l = lines(&w.file(1));
-        l.insert(3, br#"{"@timestamp":"2025-11-25T10:00:00.000000Z","event":{"action":"auth.login","outcome":"success"}}"#.to_vec());
-        write_lines(&w.file(1), &l);
+        edit_lines(&w.file(1), |l| l.insert(3, br#"{"@timestamp":"2025-11-25T10:00:00.000000Z","event":{"action":"auth.login","outcome":"success"}}"#.to_vec()));
     });
     m.edit("insert a blank line", true, Tampered, Tampered, |w| {
-        let mut l = lines(&w.file(1));
-        l.insert(3, Vec::new());
-        write_lines(&w.file(1), &l);
+        edit_lines(&w.file(1), |l| l.insert(3, Vec::new()));
     });
     m.edit("CRLF line endings", true, Tampered, Tampered, |w| {
-        let l: Vec<Vec<u8>> = lines(&w.file(1))
-            .into_iter()
-            .map(|mut x| {
-                x.push(b'\r');
-                x
-            })
-            .collect();
-        write_lines(&w.file(1), &l);
+        use_crlf(&w.file(1));
     });
     m.edit("byte-order mark", true, Tampered, Tampered, |w| {
         let mut data = b"\xef\xbb\xbf".to_vec();
@@ -883,9 +937,9 @@ fn build_matrix(b: &Base) -> Vec<Case> {
         Tampered,
         Tampered,
         |w| {
-            let mut l = lines(&w.file(1));
-            l[2] = reserialize_line(&l[2]);
-            write_lines(&w.file(1), &l);
+            edit_lines(&w.file(1), |l| {
+                l[2] = reserialize_line(&l[2]);
+            });
         },
     );
     m.edit(
@@ -894,14 +948,9 @@ fn build_matrix(b: &Base) -> Vec<Case> {
         Tampered,
         Tampered,
         |w| {
-            let mut l = lines(&w.file(1));
-            let s = String::from_utf8(l[2].clone()).unwrap().replacen(
-                "\"audit\":{",
-                "\"audit\":{\"a\":1,",
-                1,
-            );
-            l[2] = s.into_bytes();
-            write_lines(&w.file(1), &l);
+            edit_lines(&w.file(1), |l| {
+                replace_first(&mut l[2], "\"audit\":{", "\"audit\":{\"a\":1,");
+            });
         },
     );
 
@@ -912,9 +961,9 @@ fn build_matrix(b: &Base) -> Vec<Case> {
         Ok,
         Truncated,
         |w| {
-            let mut l = lines(&w.file(last));
-            l.pop();
-            write_lines(&w.file(last), &l);
+            edit_lines(&w.file(last), |l| {
+                l.pop();
+            });
         },
     );
     m.edit("drop the last file", true, Ok, Truncated, |w| {
@@ -927,9 +976,9 @@ fn build_matrix(b: &Base) -> Vec<Case> {
         Truncated,
         |w| {
             fs::remove_file(w.file(last)).unwrap();
-            let mut l = lines(&w.file(1));
-            l.pop();
-            write_lines(&w.file(1), &l);
+            edit_lines(&w.file(1), |l| {
+                l.pop();
+            });
         },
     );
     m.edit(
@@ -938,8 +987,7 @@ fn build_matrix(b: &Base) -> Vec<Case> {
         IncompleteTail,
         Truncated,
         |w| {
-            let data = fs::read(w.file(last)).unwrap();
-            fs::write(w.file(last), &data[..data.len() - 40]).unwrap();
+            cut_end(&w.file(last), 40);
         },
     );
     m.edit(
@@ -948,8 +996,7 @@ fn build_matrix(b: &Base) -> Vec<Case> {
         IncompleteTail,
         Truncated,
         |w| {
-            let data = fs::read(w.file(last)).unwrap();
-            fs::write(w.file(last), &data[..data.len() - 1]).unwrap();
+            cut_end(&w.file(last), 1);
         },
     );
     m.edit(
@@ -958,8 +1005,7 @@ fn build_matrix(b: &Base) -> Vec<Case> {
         Tampered,
         Tampered,
         |w| {
-            let data = fs::read(w.file(1)).unwrap();
-            fs::write(w.file(1), &data[..data.len() - 40]).unwrap();
+            cut_end(&w.file(1), 40);
         },
     );
     // section 9, files as a whole: an empty last file may be a crash right after rotation
@@ -1142,18 +1188,9 @@ fn build_matrix(b: &Base) -> Vec<Case> {
     // --- torn tails and crash recovery -----------------------------------------------------------
     let torn_then_reopen = |w: &Work, torn_len: usize| {
         let l = lines(&w.file(last));
-        let mut data = fs::read(w.file(last)).unwrap();
         // a torn copy of a plausible next record: the start of the last line
-        data.extend_from_slice(&l.last().unwrap()[..torn_len]);
-        fs::write(w.file(last), data).unwrap();
-        let mut log = FileLog::open(
-            &w.file(last),
-            b.vk.to_sealing_key(),
-            FileLogOptions::default(),
-        )
-        .unwrap();
-        log.append(record(500)).unwrap();
-        log.append(record(501)).unwrap();
+        append_bytes(&w.file(last), &l.last().unwrap()[..torn_len]);
+        append_with_base_key(b, &w.file(last), 500..502);
     };
     m.edit(
         "torn tail reopened by the writer (recovery record)",
@@ -1176,11 +1213,11 @@ fn build_matrix(b: &Base) -> Vec<Case> {
         Tampered,
         move |w| {
             torn_then_reopen(w, 57);
-            let mut l = lines(&w.file(last));
-            let n = l.len();
-            let torn = &mut l[n - 4];
-            torn[10] ^= 0x01;
-            write_lines(&w.file(last), &l);
+            edit_lines(&w.file(last), |l| {
+                let n = l.len();
+                let torn = &mut l[n - 4];
+                torn[10] ^= 0x01;
+            });
         },
     );
     m.edit(
@@ -1190,10 +1227,10 @@ fn build_matrix(b: &Base) -> Vec<Case> {
         Tampered,
         move |w| {
             torn_then_reopen(w, 57);
-            let mut l = lines(&w.file(last));
-            let n = l.len();
-            l.remove(n - 3);
-            write_lines(&w.file(last), &l);
+            edit_lines(&w.file(last), |l| {
+                let n = l.len();
+                l.remove(n - 3);
+            });
         },
     );
     m.edit(
@@ -1203,21 +1240,14 @@ fn build_matrix(b: &Base) -> Vec<Case> {
         IncompleteTail,
         move |w| {
             torn_then_reopen(w, 57);
-            let mut data = fs::read(w.file(last)).unwrap();
-            data.extend_from_slice(b"{\"@timestamp\":\"2025");
-            fs::write(w.file(last), data).unwrap();
+            append_bytes(&w.file(last), b"{\"@timestamp\":\"2025");
         },
     );
     {
         // the witness was refreshed after the recovery: the log is whole again
         let w = Work::new(b);
         torn_then_reopen(&w, 57);
-        let mut log = FileLog::open(
-            &w.file(last),
-            b.vk.to_sealing_key(),
-            FileLogOptions::default(),
-        )
-        .unwrap();
+        let mut log = open_with_base_key(b, &w.file(last));
         log.append(record(502)).unwrap();
         let cp = log
             .sealer()
@@ -1248,12 +1278,7 @@ fn build_matrix(b: &Base) -> Vec<Case> {
             if f == w.file(1) {
                 match edit {
                     1 => {
-                        let s = String::from_utf8(l[2].clone()).unwrap().replacen(
-                            "192.0.2.10",
-                            "192.0.2.11",
-                            1,
-                        );
-                        l[2] = s.into_bytes();
+                        replace_first(&mut l[2], "192.0.2.10", "192.0.2.11");
                     }
                     2 => {
                         l.remove(2);
@@ -1301,13 +1326,9 @@ fn build_matrix(b: &Base) -> Vec<Case> {
     // --- checkpoints ----------------------------------------------------------------------------
     {
         let w = Work::new(b);
-        let mut l = lines(&w.witness());
-        let s = String::from_utf8(l[1].clone()).unwrap();
-        let at = s.find("\"head\":\"").unwrap() + 8;
-        let mut bytes = s.into_bytes();
-        bytes[at] = if bytes[at] == b'a' { b'b' } else { b'a' };
-        l[1] = bytes;
-        write_lines(&w.witness(), &l);
+        edit_lines(&w.witness(), |l| {
+            change_digit_after(&mut l[1], b"\"head\":\"")
+        });
         let (files, witness) = (w.files(), Some(w.witness()));
         m.push(
             "checkpoint head altered",
@@ -1323,12 +1344,7 @@ fn build_matrix(b: &Base) -> Vec<Case> {
         // restarted, or replaced (9.7)
         let w = Work::new(b);
         let dir = tempfile::tempdir().unwrap();
-        let mut log = FileLog::open(
-            &dir.path().join("x.log"),
-            b.vk.to_sealing_key(),
-            FileLogOptions::default(),
-        )
-        .unwrap();
+        let mut log = open_with_base_key(b, &dir.path().join("x.log"));
         log.append(record(1)).unwrap();
         let cp: Checkpoint = log.sealer().checkpoint(UNIX_EPOCH).unwrap();
         checkpoint::append_witness(&w.witness(), &cp).unwrap();
@@ -1365,13 +1381,10 @@ fn build_matrix(b: &Base) -> Vec<Case> {
         UnknownKey,
         |w| {
             // content edited and kid switched to one the auditor does not hold: only UNKNOWN_KEY
-            let mut l = lines(&w.file(1));
-            let s = String::from_utf8(l[2].clone())
-                .unwrap()
-                .replacen("\"kid\":\"k-main.1\"", "\"kid\":\"k-main.0\"", 1)
-                .replacen("192.0.2.10", "203.0.113.66", 1);
-            l[2] = s.into_bytes();
-            write_lines(&w.file(1), &l);
+            edit_lines(&w.file(1), |l| {
+                replace_first(&mut l[2], "\"kid\":\"k-main.1\"", "\"kid\":\"k-main.0\"");
+                replace_first(&mut l[2], "192.0.2.10", "203.0.113.66");
+            });
         },
     );
     // section 4: a kid or chain id breaking the character rules, or a negative seq, is unsealed
@@ -1394,12 +1407,7 @@ fn build_matrix(b: &Base) -> Vec<Case> {
             Tampered,
             Tampered,
             move |w| {
-                let mut l = lines(&w.file(1));
-                let s = String::from_utf8(l[2].clone())
-                    .unwrap()
-                    .replacen(from, &to, 1);
-                l[2] = s.into_bytes();
-                write_lines(&w.file(1), &l);
+                edit_lines(&w.file(1), |l| replace_first(&mut l[2], from, &to));
             },
         );
     }
@@ -1411,16 +1419,8 @@ fn build_matrix(b: &Base) -> Vec<Case> {
         Ok,
         Ok,
         |w| {
-            let data = fs::read(w.file(last)).unwrap();
-            fs::write(w.file(last), &data[..data.len() - 1]).unwrap();
-            let mut log = FileLog::open(
-                &w.file(last),
-                b.vk.to_sealing_key(),
-                FileLogOptions::default(),
-            )
-            .unwrap();
-            log.append(record(601)).unwrap();
-            drop(log);
+            cut_end(&w.file(last), 1);
+            append_with_base_key(b, &w.file(last), 601..602);
             // the newline was added, nothing else
             let l = lines(&w.file(last));
             assert_eq!(l.len(), 1 + PER_FILE as usize + 1);
@@ -1433,8 +1433,7 @@ fn build_matrix(b: &Base) -> Vec<Case> {
         IncompleteTail,
         Truncated,
         |w| {
-            let data = fs::read(w.file(last)).unwrap();
-            fs::write(w.file(last), &data[..30]).unwrap();
+            keep_start(&w.file(last), 30);
         },
     );
     // the single-file API knows no earlier file: it starts a new chain (7.3, "first file")
@@ -1444,15 +1443,8 @@ fn build_matrix(b: &Base) -> Vec<Case> {
         Tampered,
         Tampered,
         |w| {
-            let data = fs::read(w.file(last)).unwrap();
-            fs::write(w.file(last), &data[..30]).unwrap();
-            let mut log = FileLog::open(
-                &w.file(last),
-                b.vk.to_sealing_key(),
-                FileLogOptions::default(),
-            )
-            .unwrap();
-            log.append(record(600)).unwrap();
+            keep_start(&w.file(last), 30);
+            append_with_base_key(b, &w.file(last), 600..601);
         },
     );
     m.edit(
@@ -1461,19 +1453,13 @@ fn build_matrix(b: &Base) -> Vec<Case> {
         Ok,
         Truncated,
         |w| {
-            let data = fs::read(w.file(last)).unwrap();
-            fs::write(w.file(last), &data[..30]).unwrap();
+            keep_start(&w.file(last), 30);
             reopen_dir_and_append(w, b, 603);
         },
     );
     // a crash during rotation: the new file holds nothing, or a torn header
     let rotate_then = |w: &Work, keep: Option<usize>| {
-        let mut log = FileLog::open(
-            &w.file(last),
-            b.vk.to_sealing_key(),
-            FileLogOptions::default(),
-        )
-        .unwrap();
+        let mut log = open_with_base_key(b, &w.file(last));
         log.rotate_to(&w.logdir().join(file_name(FILES))).unwrap();
         drop(log);
         let new = w.logdir().join(file_name(FILES));
@@ -1534,24 +1520,8 @@ fn build_matrix(b: &Base) -> Vec<Case> {
         Ok,
         Tampered,
         |w| {
-            let mut l = lines(&w.file(last));
-            let mut rec = l.pop().unwrap();
-            let start = position(&rec, b"\"mac\":\"") + 7;
-            let at = (start..start + 64)
-                .find(|&i| rec[i].is_ascii_lowercase())
-                .unwrap();
-            rec[at] = rec[at].to_ascii_uppercase();
-            write_lines(&w.file(last), &l);
-            let mut data = fs::read(w.file(last)).unwrap();
-            data.extend_from_slice(&rec);
-            fs::write(w.file(last), data).unwrap();
-            let mut log = FileLog::open(
-                &w.file(last),
-                b.vk.to_sealing_key(),
-                FileLogOptions::default(),
-            )
-            .unwrap();
-            log.append(record(606)).unwrap();
+            unterminate_last_record(&w.file(last), |rec| uppercase_a_mac_digit(rec));
+            append_with_base_key(b, &w.file(last), 606..607);
         },
     );
     // 7.3: only a *sealed* final piece is finished with a newline; anything else is torn
@@ -1561,22 +1531,10 @@ fn build_matrix(b: &Base) -> Vec<Case> {
         Ok,
         Tampered,
         |w| {
-            let mut l = lines(&w.file(last));
-            let rec = l.pop().unwrap();
-            let rec = String::from_utf8(rec)
-                .unwrap()
-                .replacen("\"v\":1}", "\"v\":2}", 1);
-            write_lines(&w.file(last), &l);
-            let mut data = fs::read(w.file(last)).unwrap();
-            data.extend_from_slice(rec.as_bytes());
-            fs::write(w.file(last), data).unwrap();
-            let mut log = FileLog::open(
-                &w.file(last),
-                b.vk.to_sealing_key(),
-                FileLogOptions::default(),
-            )
-            .unwrap();
-            log.append(record(608)).unwrap();
+            unterminate_last_record(&w.file(last), |rec| {
+                replace_first(rec, "\"v\":1}", "\"v\":2}");
+            });
+            append_with_base_key(b, &w.file(last), 608..609);
         },
     );
     // 7.3 + 9.2: a recovery record sealed with a kid the auditor lacks excuses the torn line
@@ -1587,9 +1545,7 @@ fn build_matrix(b: &Base) -> Vec<Case> {
         UnknownKey,
         UnknownKey,
         |w| {
-            let mut data = fs::read(w.file(last)).unwrap();
-            data.extend_from_slice(&lines(&w.file(last))[1][..57]);
-            fs::write(w.file(last), data).unwrap();
+            append_bytes(&w.file(last), &lines(&w.file(last))[1][..57]);
             let (sk2, _) = SealingKey::generate("k-second", 3).unwrap();
             let mut log = FileLog::open(&w.file(last), sk2, FileLogOptions::default()).unwrap();
             log.append(record(609)).unwrap();
@@ -1621,9 +1577,9 @@ fn build_matrix(b: &Base) -> Vec<Case> {
         |m: &mut Builder<'_>, name: &str, expect: Expect, drop_last: bool, f: WorkEdit<'_>| {
             let w = Work::new(b);
             if drop_last {
-                let mut l = lines(&w.file(last));
-                l.pop();
-                write_lines(&w.file(last), &l);
+                edit_lines(&w.file(last), |l| {
+                    l.pop();
+                });
             }
             f(&w);
             let (files, witness) = (w.files(), Some(w.witness()));
@@ -1631,22 +1587,18 @@ fn build_matrix(b: &Base) -> Vec<Case> {
         };
     // a torn last witness line is ignored: the same verdict as without that line
     let cut_20 = |w: &Work| {
-        let data = fs::read(w.witness()).unwrap();
-        fs::write(w.witness(), &data[..data.len() - 20]).unwrap();
+        cut_end(&w.witness(), 20);
     };
     let remove_last_line = |w: &Work| {
-        let mut l = lines(&w.witness());
-        l.pop();
-        write_lines(&w.witness(), &l);
+        edit_lines(&w.witness(), |l| {
+            l.pop();
+        });
     };
     let cut_newline = |w: &Work| {
-        let data = fs::read(w.witness()).unwrap();
-        fs::write(w.witness(), &data[..data.len() - 1]).unwrap();
+        cut_end(&w.witness(), 1);
     };
     let torn_after = |w: &Work| {
-        let mut data = fs::read(w.witness()).unwrap();
-        data.extend_from_slice(b"{\"@timestamp\":\"2026-11-25T10:");
-        fs::write(w.witness(), data).unwrap();
+        append_bytes(&w.witness(), b"{\"@timestamp\":\"2026-11-25T10:");
     };
     let torn_cases: &[(&str, bool, Verdict, WorkEdit)] = &[
         ("witness with a torn last line", false, Ok, &cut_20),
@@ -1689,79 +1641,54 @@ fn build_matrix(b: &Base) -> Vec<Case> {
             "witness whose torn last line is not UTF-8",
             Expect::Is(Ok),
             &|w: &Work| {
-                let mut data = fs::read(w.witness()).unwrap();
-                data.extend_from_slice(b"{\"@timestamp\":\"\xff\xfe");
-                fs::write(w.witness(), data).unwrap();
+                append_bytes(&w.witness(), b"{\"@timestamp\":\"\xff\xfe");
             },
         ),
         ("witness with a blank line", Expect::Is(Ok), &|w: &Work| {
-            let mut l = lines(&w.witness());
-            l.insert(1, Vec::new());
-            write_lines(&w.witness(), &l);
+            edit_lines(&w.witness(), |l| l.insert(1, Vec::new()));
         }),
         (
             "witness with a line of spaces",
             Expect::Is(Ok),
             &|w: &Work| {
-                let mut l = lines(&w.witness());
-                l.insert(1, b"  \t ".to_vec());
-                write_lines(&w.witness(), &l);
+                edit_lines(&w.witness(), |l| l.insert(1, b"  \t ".to_vec()));
             },
         ),
         (
             "witness with a line that is not JSON",
             Expect::UsageError,
             &|w: &Work| {
-                let mut l = lines(&w.witness());
-                l.insert(1, b"checkpoint?".to_vec());
-                write_lines(&w.witness(), &l);
+                edit_lines(&w.witness(), |l| l.insert(1, b"checkpoint?".to_vec()));
             },
         ),
         (
             "witness with a malformed checkpoint (count is not seq + 1)",
             Expect::UsageError,
             &|w: &Work| {
-                let mut l = lines(&w.witness());
-                let s = String::from_utf8(l[0].clone()).unwrap();
-                l[0] = s.replacen("\"count\":", "\"count\":1", 1).into_bytes();
-                write_lines(&w.witness(), &l);
+                edit_lines(&w.witness(), |l| {
+                    replace_first(&mut l[0], "\"count\":", "\"count\":1");
+                });
             },
         ),
         (
             "witness with a non-canonical checkpoint line",
             Expect::UsageError,
             &|w: &Work| {
-                let mut l = lines(&w.witness());
-                l[0] = reserialize_line(&l[0]);
-                write_lines(&w.witness(), &l);
+                edit_lines(&w.witness(), |l| {
+                    l[0] = reserialize_line(&l[0]);
+                });
             },
         ),
         (
             "witness with CRLF line endings",
             Expect::UsageError,
-            &|w: &Work| {
-                let l: Vec<Vec<u8>> = lines(&w.witness())
-                    .into_iter()
-                    .map(|mut x| {
-                        x.push(b'\r');
-                        x
-                    })
-                    .collect();
-                write_lines(&w.witness(), &l);
-            },
+            &|w: &Work| use_crlf(&w.witness()),
         ),
         (
             "checkpoint with an uppercase hex digit in its mac",
             Expect::UsageError,
             &|w: &Work| {
-                let mut l = lines(&w.witness());
-                let rec = &mut l[1];
-                let start = position(rec, b"\"mac\":\"") + 7;
-                let at = (start..start + 64)
-                    .find(|&i| rec[i].is_ascii_lowercase())
-                    .unwrap();
-                rec[at] = rec[at].to_ascii_uppercase();
-                write_lines(&w.witness(), &l);
+                edit_lines(&w.witness(), |l| uppercase_a_mac_digit(&mut l[1]));
             },
         ),
     ];
@@ -1779,19 +1706,16 @@ fn build_matrix(b: &Base) -> Vec<Case> {
         for f in w.files() {
             fs::remove_file(f).unwrap();
         }
-        let mut log =
-            FileLog::open(&w.file(0), b.vk.to_sealing_key(), FileLogOptions::default()).unwrap();
+        let mut log = open_with_base_key(b, &w.file(0));
         for i in 0..3 {
             log.append(record(800 + i)).unwrap();
         }
         if corrupt_newest {
             // one lowercase hex digit of the newest checkpoint's mac changed: well-formed,
             // but its MAC no longer verifies; the older checkpoint is intact
-            let mut l = lines(&w.witness());
-            let rec = l.last_mut().unwrap();
-            let at = position(rec, b"\"mac\":\"") + 7;
-            rec[at] = if rec[at] == b'a' { b'b' } else { b'a' };
-            write_lines(&w.witness(), &l);
+            edit_lines(&w.witness(), |l| {
+                change_digit_after(l.last_mut().unwrap(), b"\"mac\":\"");
+            });
         }
     };
     for (name, corrupt) in [
@@ -1859,12 +1783,7 @@ fn build_matrix(b: &Base) -> Vec<Case> {
         let w = Work::new(b);
         let dir = w.root().join("deep");
         fs::create_dir(&dir).unwrap();
-        let mut log = FileLog::open(
-            &dir.join(file_name(0)),
-            b.vk.to_sealing_key(),
-            FileLogOptions::default(),
-        )
-        .unwrap();
+        let mut log = open_with_base_key(b, &dir.join(file_name(0)));
         let mut v = Value::Array(vec![]);
         for _ in 0..depth - 3 {
             v = Value::Array(vec![v]);
@@ -2089,9 +2008,9 @@ fn independent_verifier_reports_usage_errors_as_exit_2() {
 fn independent_verifier_batch_answers_like_single_runs() {
     let b = base();
     let w = Work::new(&b);
-    let mut l = lines(&w.file(1));
-    l.remove(2);
-    write_lines(&w.file(1), &l);
+    edit_lines(&w.file(1), |l| {
+        l.remove(2);
+    });
     let jobs = [
         (vec![w.logdir()], None, 1),
         (w.files(), Some(w.root().join("old.witness")), 1),
