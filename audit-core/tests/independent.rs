@@ -388,6 +388,11 @@ impl Work {
     }
 }
 
+/// Replaces the keyring of `w` by one holding only `vk`.
+fn set_keyring(w: &Work, vk: &VerificationKey) {
+    fs::write(w.keys(), format!("{}\n", &*vk.to_text())).unwrap();
+}
+
 /// Lines of a file without their `\n` (and the final piece, if unterminated, last).
 fn lines(p: &Path) -> Vec<Vec<u8>> {
     let data = fs::read(p).unwrap();
@@ -636,6 +641,43 @@ impl Builder<'_> {
         });
     }
 
+    /// Adds a case verifying the log directory of `w`, without a witness.
+    fn push_dir(&mut self, name: &str, w: Work, manipulated: bool, expect: impl Into<Expect>) {
+        let dir = w.logdir();
+        self.push(name, w, Input::Dir(dir), None, manipulated, expect);
+    }
+
+    /// Adds a case verifying the base log's files in `w` against the witness in `w`.
+    fn push_witnessed(
+        &mut self,
+        name: &str,
+        w: Work,
+        manipulated: bool,
+        expect: impl Into<Expect>,
+    ) {
+        let (files, witness) = (w.files(), Some(w.witness()));
+        self.push(name, w, Input::Files(files), witness, manipulated, expect);
+    }
+
+    /// Adds an unmanipulated case verifying `files` as OK with the file-header check off.
+    fn push_without_header_check(&mut self, name: &str, w: Work, files: Vec<PathBuf>) {
+        self.push(name, w, Input::Files(files), None, false, Verdict::Ok);
+        self.cases.last_mut().unwrap().headers = false;
+    }
+
+    /// Adds a case verifying the base log's files in `w` as a re-serialized export.
+    fn push_reserialized(
+        &mut self,
+        name: &str,
+        w: Work,
+        manipulated: bool,
+        expect: impl Into<Expect>,
+    ) {
+        let files = w.files();
+        self.push(name, w, Input::Files(files), None, manipulated, expect);
+        self.cases.last_mut().unwrap().reserialized = true;
+    }
+
     /// Edit the files of a fresh copy, then verify the directory (and, with the witness).
     fn edit(
         &mut self,
@@ -647,8 +689,7 @@ impl Builder<'_> {
     ) {
         let w = Work::new(self.base);
         f(&w);
-        let dir = w.logdir();
-        self.push(name, w, Input::Dir(dir), None, manipulated, expect);
+        self.push_dir(name, w, manipulated, expect);
         let w = Work::new(self.base);
         f(&w);
         let (files, witness) = (w.files_present(), Some(w.witness()));
@@ -660,6 +701,11 @@ impl Builder<'_> {
             manipulated,
             expect_witnessed,
         );
+    }
+
+    /// An edit that both verifiers must call TAMPERED, with and without the witness.
+    fn edit_tampered(&mut self, name: &str, f: impl Fn(&Work)) {
+        self.edit(name, true, Verdict::Tampered, Verdict::Tampered, f);
     }
 }
 
@@ -711,15 +757,7 @@ fn build_matrix(b: &Base) -> Vec<Case> {
             format!("{text}# an unrelated key\n{}\n", &*other.to_text()),
         )
         .unwrap();
-        let dir = w.logdir();
-        m.push(
-            "untouched, keyring with an extra key",
-            w,
-            Input::Dir(dir),
-            None,
-            false,
-            Ok,
-        );
+        m.push_dir("untouched, keyring with an extra key", w, false, Ok);
     }
 
     // --- single-byte flips ------------------------------------------------------------------
@@ -739,13 +777,9 @@ fn build_matrix(b: &Base) -> Vec<Case> {
         .filter(|p| !kid_ranges.iter().any(|r| r.contains(p)))
         .collect();
     for pos in sweep {
-        m.edit(
-            &format!("flip byte {pos} of file 1"),
-            true,
-            Tampered,
-            Tampered,
-            move |w| flip_byte(&w.file(1), pos),
-        );
+        m.edit_tampered(&format!("flip byte {pos} of file 1"), move |w| {
+            flip_byte(&w.file(1), pos)
+        });
     }
     // targeted positions in line 3 of the middle file
     let line3_start: usize = middle[..2].iter().map(|l| l.len() + 1).sum();
@@ -770,68 +804,46 @@ fn build_matrix(b: &Base) -> Vec<Case> {
     targeted.push(("in the newline", l3.len()));
     for (what, at) in targeted {
         let pos = line3_start + at;
-        m.edit(
-            &format!("flip a byte {what}"),
-            true,
-            Tampered,
-            Tampered,
-            move |w| flip_byte(&w.file(1), pos),
-        );
+        m.edit_tampered(&format!("flip a byte {what}"), move |w| {
+            flip_byte(&w.file(1), pos)
+        });
     }
-    m.edit(
-        "flip a byte of the last record's mac",
-        true,
-        Tampered,
-        Tampered,
-        |w| {
-            edit_lines(&w.file(last), |l| {
-                change_digit_after(l.last_mut().unwrap(), b"\"mac\":\"");
-            });
-        },
-    );
-    m.edit(
-        "change a hex digit of a mac to uppercase",
-        true,
-        Tampered,
-        Tampered,
-        |w| {
-            edit_lines(&w.file(1), |l| uppercase_a_mac_digit(&mut l[2]));
-        },
-    );
+    m.edit_tampered("flip a byte of the last record's mac", |w| {
+        edit_lines(&w.file(last), |l| {
+            change_digit_after(l.last_mut().unwrap(), b"\"mac\":\"");
+        });
+    });
+    m.edit_tampered("change a hex digit of a mac to uppercase", |w| {
+        edit_lines(&w.file(1), |l| uppercase_a_mac_digit(&mut l[2]));
+    });
 
     // --- records deleted, duplicated, swapped, inserted ---------------------------------------
-    m.edit("delete a record", true, Tampered, Tampered, |w| {
+    m.edit_tampered("delete a record", |w| {
         edit_lines(&w.file(1), |l| {
             l.remove(3);
         });
     });
-    m.edit(
-        "delete the header of a file",
-        true,
-        Tampered,
-        Tampered,
-        |w| {
-            edit_lines(&w.file(1), |l| {
-                l.remove(0);
-            });
-        },
-    );
-    m.edit("duplicate a record", true, Tampered, Tampered, |w| {
+    m.edit_tampered("delete the header of a file", |w| {
+        edit_lines(&w.file(1), |l| {
+            l.remove(0);
+        });
+    });
+    m.edit_tampered("duplicate a record", |w| {
         edit_lines(&w.file(1), |l| {
             let dup = l[2].clone();
             l.insert(3, dup);
         });
     });
-    m.edit("duplicate the last record", true, Tampered, Tampered, |w| {
+    m.edit_tampered("duplicate the last record", |w| {
         edit_lines(&w.file(last), |l| {
             let dup = l.last().unwrap().clone();
             l.push(dup);
         });
     });
-    m.edit("swap two records", true, Tampered, Tampered, |w| {
+    m.edit_tampered("swap two records", |w| {
         edit_lines(&w.file(1), |l| l.swap(2, 3));
     });
-    m.edit("swap the last two records", true, Tampered, Tampered, |w| {
+    m.edit_tampered("swap the last two records", |w| {
         edit_lines(&w.file(last), |l| {
             let n = l.len();
             l.swap(n - 2, n - 1);
@@ -864,11 +876,8 @@ fn build_matrix(b: &Base) -> Vec<Case> {
     };
     {
         let fork = fork.clone();
-        m.edit(
+        m.edit_tampered(
             "replace a record by its twin from a forked writer (same key, chain id, seq)",
-            true,
-            Tampered,
-            Tampered,
             move |w| {
                 edit_lines(&w.file(1), |l| {
                     // file 1 line 3 is seq PER_FILE + 1 + 2
@@ -880,11 +889,8 @@ fn build_matrix(b: &Base) -> Vec<Case> {
     }
     {
         let fork = fork.clone();
-        m.edit(
+        m.edit_tampered(
             "append the forked writer's record with the next seq",
-            true,
-            Tampered,
-            Tampered,
             move |w| {
                 edit_lines(&w.file(last), |l| {
                     let next = (FILES as u64 * (PER_FILE + 1)) as usize; // seq after the last record
@@ -895,64 +901,43 @@ fn build_matrix(b: &Base) -> Vec<Case> {
     }
     {
         let oc = other_chain.clone();
-        m.edit(
-            "insert a valid record of another chain",
-            true,
-            Tampered,
-            Tampered,
-            move |w| {
-                edit_lines(&w.file(1), |l| l.insert(3, oc[3].clone()));
-            },
-        );
+        m.edit_tampered("insert a valid record of another chain", move |w| {
+            edit_lines(&w.file(1), |l| l.insert(3, oc[3].clone()));
+        });
     }
     {
         let oc = other_chain.clone();
-        m.edit(
+        m.edit_tampered(
             "replace a whole file by another chain's file of the same name",
-            true,
-            Tampered,
-            Tampered,
             move |w| {
                 write_lines(&w.file(1), &oc);
             },
         );
     }
-    m.edit("insert a forged unsealed record", true, Tampered, Tampered, |w| {
+    m.edit_tampered("insert a forged unsealed record", |w| {
         edit_lines(&w.file(1), |l| l.insert(3, br#"{"@timestamp":"2025-11-25T10:00:00.000000Z","event":{"action":"auth.login","outcome":"success"}}"#.to_vec()));
     });
-    m.edit("insert a blank line", true, Tampered, Tampered, |w| {
+    m.edit_tampered("insert a blank line", |w| {
         edit_lines(&w.file(1), |l| l.insert(3, Vec::new()));
     });
-    m.edit("CRLF line endings", true, Tampered, Tampered, |w| {
+    m.edit_tampered("CRLF line endings", |w| {
         use_crlf(&w.file(1));
     });
-    m.edit("byte-order mark", true, Tampered, Tampered, |w| {
+    m.edit_tampered("byte-order mark", |w| {
         let mut data = b"\xef\xbb\xbf".to_vec();
         data.extend(fs::read(w.file(0)).unwrap());
         fs::write(w.file(0), data).unwrap();
     });
-    m.edit(
-        "a record re-serialized in a file",
-        true,
-        Tampered,
-        Tampered,
-        |w| {
-            edit_lines(&w.file(1), |l| {
-                l[2] = reserialize_line(&l[2]);
-            });
-        },
-    );
-    m.edit(
-        "an extra member in the audit object",
-        true,
-        Tampered,
-        Tampered,
-        |w| {
-            edit_lines(&w.file(1), |l| {
-                replace_first(&mut l[2], "\"audit\":{", "\"audit\":{\"a\":1,");
-            });
-        },
-    );
+    m.edit_tampered("a record re-serialized in a file", |w| {
+        edit_lines(&w.file(1), |l| {
+            l[2] = reserialize_line(&l[2]);
+        });
+    });
+    m.edit_tampered("an extra member in the audit object", |w| {
+        edit_lines(&w.file(1), |l| {
+            replace_first(&mut l[2], "\"audit\":{", "\"audit\":{\"a\":1,");
+        });
+    });
 
     // --- truncation --------------------------------------------------------------------------
     m.edit(
@@ -999,15 +984,9 @@ fn build_matrix(b: &Base) -> Vec<Case> {
             cut_end(&w.file(last), 1);
         },
     );
-    m.edit(
-        "truncate a middle file mid-line",
-        true,
-        Tampered,
-        Tampered,
-        |w| {
-            cut_end(&w.file(1), 40);
-        },
-    );
+    m.edit_tampered("truncate a middle file mid-line", |w| {
+        cut_end(&w.file(1), 40);
+    });
     // section 9, files as a whole: an empty last file may be a crash right after rotation
     m.edit(
         "empty the last file",
@@ -1018,74 +997,42 @@ fn build_matrix(b: &Base) -> Vec<Case> {
             fs::write(w.file(last), b"").unwrap();
         },
     );
-    m.edit("empty a middle file", true, Tampered, Tampered, |w| {
+    m.edit_tampered("empty a middle file", |w| {
         fs::write(w.file(1), b"").unwrap();
     });
 
     // --- files renamed, dropped, concatenated ---------------------------------------------------
-    m.edit(
-        "rename a rotated file (order kept)",
-        true,
-        Tampered,
-        Tampered,
-        |w| {
-            fs::rename(w.file(1), w.logdir().join("audit-0001b.log")).unwrap();
-        },
-    );
-    m.edit(
-        "rename a rotated file (order changed)",
-        true,
-        Tampered,
-        Tampered,
-        |w| {
-            fs::rename(w.file(1), w.logdir().join("audit-0009.log")).unwrap();
-        },
-    );
-    m.edit(
-        "swap the names of two files",
-        true,
-        Tampered,
-        Tampered,
-        |w| {
-            let tmp = w.logdir().join("swap.tmp");
-            fs::rename(w.file(1), &tmp).unwrap();
-            fs::rename(w.file(2), w.file(1)).unwrap();
-            fs::rename(&tmp, w.file(2)).unwrap();
-        },
-    );
-    m.edit("drop a middle file", true, Tampered, Tampered, |w| {
+    m.edit_tampered("rename a rotated file (order kept)", |w| {
+        fs::rename(w.file(1), w.logdir().join("audit-0001b.log")).unwrap();
+    });
+    m.edit_tampered("rename a rotated file (order changed)", |w| {
+        fs::rename(w.file(1), w.logdir().join("audit-0009.log")).unwrap();
+    });
+    m.edit_tampered("swap the names of two files", |w| {
+        let tmp = w.logdir().join("swap.tmp");
+        fs::rename(w.file(1), &tmp).unwrap();
+        fs::rename(w.file(2), w.file(1)).unwrap();
+        fs::rename(&tmp, w.file(2)).unwrap();
+    });
+    m.edit_tampered("drop a middle file", |w| {
         fs::remove_file(w.file(1)).unwrap();
     });
-    m.edit("drop the first file", true, Tampered, Tampered, |w| {
+    m.edit_tampered("drop the first file", |w| {
         fs::remove_file(w.file(0)).unwrap();
     });
-    m.edit(
-        "concatenate files 1 and 2 into file 1",
-        true,
-        Tampered,
-        Tampered,
-        |w| {
-            let mut data = fs::read(w.file(1)).unwrap();
-            data.extend(fs::read(w.file(2)).unwrap());
-            fs::write(w.file(1), data).unwrap();
-            fs::remove_file(w.file(2)).unwrap();
-        },
-    );
+    m.edit_tampered("concatenate files 1 and 2 into file 1", |w| {
+        let mut data = fs::read(w.file(1)).unwrap();
+        data.extend(fs::read(w.file(2)).unwrap());
+        fs::write(w.file(1), data).unwrap();
+        fs::remove_file(w.file(2)).unwrap();
+    });
 
     // --- keys ---------------------------------------------------------------------------------
     {
         let w = Work::new(b);
         let (_, wrong) = SealingKey::generate(b.vk.kid(), EPOCH_LEN).unwrap();
-        fs::write(w.keys(), format!("{}\n", &*wrong.to_text())).unwrap();
-        let dir = w.logdir();
-        m.push(
-            "wrong key (same kid, other bytes)",
-            w,
-            Input::Dir(dir),
-            None,
-            true,
-            Tampered,
-        );
+        set_keyring(&w, &wrong);
+        m.push_dir("wrong key (same kid, other bytes)", w, true, Tampered);
     }
     {
         let w = Work::new(b);
@@ -1096,15 +1043,7 @@ fn build_matrix(b: &Base) -> Vec<Case> {
             format!("audit-vk-v1:{}:{}:{hex}\n", b.vk.kid(), EPOCH_LEN * 2),
         )
         .unwrap();
-        let dir = w.logdir();
-        m.push(
-            "right key bytes, wrong epoch length",
-            w,
-            Input::Dir(dir),
-            None,
-            true,
-            Tampered,
-        );
+        m.push_dir("right key bytes, wrong epoch length", w, true, Tampered);
     }
     {
         let w = Work::new(b);
@@ -1115,36 +1054,19 @@ fn build_matrix(b: &Base) -> Vec<Case> {
             format!("audit-vk-v1:{}:{}:{hex}\n", b.vk.kid(), EPOCH_LEN),
         )
         .unwrap();
-        let dir = w.logdir();
-        m.push(
-            "keyring with uppercase hex",
-            w,
-            Input::Dir(dir),
-            None,
-            false,
-            Ok,
-        );
+        m.push_dir("keyring with uppercase hex", w, false, Ok);
     }
     {
         let w = Work::new(b);
         let (_, other) = SealingKey::generate("unrelated", EPOCH_LEN).unwrap();
-        fs::write(w.keys(), format!("{}\n", &*other.to_text())).unwrap();
-        let dir = w.logdir();
-        m.push("unknown kid", w, Input::Dir(dir), None, true, UnknownKey);
+        set_keyring(&w, &other);
+        m.push_dir("unknown kid", w, true, UnknownKey);
     }
     {
         let w = Work::new(b);
         let (_, other) = SealingKey::generate("unrelated", EPOCH_LEN).unwrap();
-        fs::write(w.keys(), format!("{}\n", &*other.to_text())).unwrap();
-        let (files, witness) = (w.files(), Some(w.witness()));
-        m.push(
-            "unknown kid +witness",
-            w,
-            Input::Files(files),
-            witness,
-            true,
-            UnknownKey,
-        );
+        set_keyring(&w, &other);
+        m.push_witnessed("unknown kid +witness", w, true, UnknownKey);
     }
     {
         // key rotation: the writer reopens the last file with a new kid
@@ -1206,25 +1128,16 @@ fn build_matrix(b: &Base) -> Vec<Case> {
         Ok,
         move |w| torn_then_reopen(w, 1),
     );
-    m.edit(
-        "torn tail reopened, then the torn line edited",
-        true,
-        Tampered,
-        Tampered,
-        move |w| {
-            torn_then_reopen(w, 57);
-            edit_lines(&w.file(last), |l| {
-                let n = l.len();
-                let torn = &mut l[n - 4];
-                torn[10] ^= 0x01;
-            });
-        },
-    );
-    m.edit(
+    m.edit_tampered("torn tail reopened, then the torn line edited", move |w| {
+        torn_then_reopen(w, 57);
+        edit_lines(&w.file(last), |l| {
+            let n = l.len();
+            let torn = &mut l[n - 4];
+            torn[10] ^= 0x01;
+        });
+    });
+    m.edit_tampered(
         "torn tail reopened, then the recovery record deleted",
-        true,
-        Tampered,
-        Tampered,
         move |w| {
             torn_then_reopen(w, 57);
             edit_lines(&w.file(last), |l| {
@@ -1255,15 +1168,7 @@ fn build_matrix(b: &Base) -> Vec<Case> {
             .unwrap();
         drop(log);
         checkpoint::append_witness(&w.witness(), &cp).unwrap();
-        let (files, witness) = (w.files(), Some(w.witness()));
-        m.push(
-            "torn tail reopened, fresh checkpoint",
-            w,
-            Input::Files(files),
-            witness,
-            false,
-            Ok,
-        );
+        m.push_witnessed("torn tail reopened, fresh checkpoint", w, false, Ok);
     }
 
     // --- re-serialized export ------------------------------------------------------------------
@@ -1289,18 +1194,7 @@ fn build_matrix(b: &Base) -> Vec<Case> {
             write_lines(&f, &l);
         }
         let files = w.files();
-        let keyring = w.keys();
-        m.cases.push(Case {
-            name: format!("{name} (--reserialized)"),
-            input: Input::Files(files.clone()),
-            keyring: keyring.clone(),
-            witness: None,
-            headers: true,
-            reserialized: true,
-            manipulated,
-            expect: Expect::Is(expect),
-            _dir: w.tmp,
-        });
+        m.push_reserialized(&format!("{name} (--reserialized)"), w, manipulated, expect);
         if edit == 0 {
             // the same export verified as files: not canonical, so not the file form
             let w2 = Work::new(b);
@@ -1308,18 +1202,14 @@ fn build_matrix(b: &Base) -> Vec<Case> {
                 fs::copy(src, dst).unwrap();
             }
             let files2 = w2.files();
-            let k2 = w2.keys();
-            m.cases.push(Case {
-                name: "re-serialized export verified as files (strict)".into(),
-                input: Input::Files(files2),
-                keyring: k2,
-                witness: None,
-                headers: true,
-                reserialized: false,
-                manipulated: true,
-                expect: Expect::Is(Tampered),
-                _dir: w2.tmp,
-            });
+            m.push(
+                "re-serialized export verified as files (strict)",
+                w2,
+                Input::Files(files2),
+                None,
+                true,
+                Tampered,
+            );
         }
     }
 
@@ -1329,15 +1219,7 @@ fn build_matrix(b: &Base) -> Vec<Case> {
         edit_lines(&w.witness(), |l| {
             change_digit_after(&mut l[1], b"\"head\":\"")
         });
-        let (files, witness) = (w.files(), Some(w.witness()));
-        m.push(
-            "checkpoint head altered",
-            w,
-            Input::Files(files),
-            witness,
-            true,
-            Tampered,
-        );
+        m.push_witnessed("checkpoint head altered", w, true, Tampered);
     }
     {
         // a valid checkpoint of a chain the log does not contain: that log was deleted and
@@ -1348,12 +1230,9 @@ fn build_matrix(b: &Base) -> Vec<Case> {
         log.append(record(1)).unwrap();
         let cp: Checkpoint = log.sealer().checkpoint(UNIX_EPOCH).unwrap();
         checkpoint::append_witness(&w.witness(), &cp).unwrap();
-        let (files, witness) = (w.files(), Some(w.witness()));
-        m.push(
+        m.push_witnessed(
             "witness also holds another chain's checkpoint",
             w,
-            Input::Files(files),
-            witness,
             false,
             Truncated,
         );
@@ -1401,15 +1280,9 @@ fn build_matrix(b: &Base) -> Vec<Case> {
         ),
         ("a negative seq", "\"seq\":", "\"seq\":-".to_owned()),
     ] {
-        m.edit(
-            &format!("a record with {what}"),
-            true,
-            Tampered,
-            Tampered,
-            move |w| {
-                edit_lines(&w.file(1), |l| replace_first(&mut l[2], from, &to));
-            },
-        );
+        m.edit_tampered(&format!("a record with {what}"), move |w| {
+            edit_lines(&w.file(1), |l| replace_first(&mut l[2], from, &to));
+        });
     }
 
     // --- section 7.3: the two repairs without a recovery line, and torn headers -------------------
@@ -1437,11 +1310,8 @@ fn build_matrix(b: &Base) -> Vec<Case> {
         },
     );
     // the single-file API knows no earlier file: it starts a new chain (7.3, "first file")
-    m.edit(
+    m.edit_tampered(
         "last file holds only a torn header, reopened by FileLog::open (a new chain)",
-        true,
-        Tampered,
-        Tampered,
         |w| {
             keep_start(&w.file(last), 30);
             append_with_base_key(b, &w.file(last), 600..601);
@@ -1553,11 +1423,8 @@ fn build_matrix(b: &Base) -> Vec<Case> {
     );
     // section 9 step 6: line 1 must be the header, even when it is a torn line that the
     // next record documents
-    m.edit(
+    m.edit_tampered(
         "a rotated file whose line 1 is a torn line documented by a recovery record",
-        true,
-        Tampered,
-        Tampered,
         |w| {
             let mut sealer =
                 Sealer::resume(b.vk.to_sealing_key(), &last_head(&w.file(last))).unwrap();
@@ -1582,8 +1449,7 @@ fn build_matrix(b: &Base) -> Vec<Case> {
                 });
             }
             f(&w);
-            let (files, witness) = (w.files(), Some(w.witness()));
-            m.push(name, w, Input::Files(files), witness, drop_last, expect);
+            m.push_witnessed(name, w, drop_last, expect);
         };
     // a torn last witness line is ignored: the same verdict as without that line
     let cut_20 = |w: &Work| {
@@ -1698,8 +1564,7 @@ fn build_matrix(b: &Base) -> Vec<Case> {
     {
         let w = Work::new(b);
         fs::write(w.witness(), b"").unwrap();
-        let (files, witness) = (w.files(), Some(w.witness()));
-        m.push("empty witness", w, Input::Files(files), witness, false, Ok);
+        m.push_witnessed("empty witness", w, false, Ok);
     }
     // the log deleted and restarted: the witness knows a chain the log does not contain
     let restart = |w: &Work, corrupt_newest: bool| {
@@ -1768,12 +1633,9 @@ fn build_matrix(b: &Base) -> Vec<Case> {
         fs::write(w.logdir().join(".audit-0005.log"), b"junk\n").unwrap();
         fs::write(w.logdir().join("audit-0006.tmp"), b"junk\n").unwrap();
         fs::write(w.logdir().join("x.state"), b"junk\n").unwrap();
-        let dir = w.logdir();
-        m.push(
+        m.push_dir(
             "directory with a symlink, a subdirectory and excluded names",
             w,
-            Input::Dir(dir),
-            None,
             false,
             Ok,
         );
@@ -1811,35 +1673,13 @@ fn build_matrix(b: &Base) -> Vec<Case> {
     {
         let w = Work::new(b);
         let files = w.files();
-        let keyring = w.keys();
-        m.cases.push(Case {
-            name: "untouched, file-header check off".into(),
-            input: Input::Files(files),
-            keyring,
-            witness: None,
-            headers: false,
-            reserialized: false,
-            manipulated: false,
-            expect: Expect::Is(Ok),
-            _dir: w.tmp,
-        });
+        m.push_without_header_check("untouched, file-header check off", w, files);
     }
     {
         let w = Work::new(b);
         fs::rename(w.file(1), w.logdir().join("audit-0001b.log")).unwrap();
         let files = w.files_present();
-        let keyring = w.keys();
-        m.cases.push(Case {
-            name: "renamed file, file-header check off".into(),
-            input: Input::Files(files),
-            keyring,
-            witness: None,
-            headers: false,
-            reserialized: false,
-            manipulated: false,
-            expect: Expect::Is(Ok),
-            _dir: w.tmp,
-        });
+        m.push_without_header_check("renamed file, file-header check off", w, files);
     }
 
     m.cases
