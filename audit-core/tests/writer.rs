@@ -337,8 +337,9 @@ fn a_checkpoint_callback_is_called() {
     assert!(seen.windows(2).all(|w| w[0] <= w[1]));
 }
 
-/// Fails the next `n` operations of kind `op` with `kind`.
-fn failing(op: IoOp, n: usize, kind: io::ErrorKind) -> (FileLogOptions, Arc<AtomicUsize>) {
+/// Fails the operations of kind `op` with `kind` while the returned counter is above zero
+/// (each failure counts it down).
+fn failing(op: IoOp, kind: io::ErrorKind) -> (FileLogOptions, Arc<AtomicUsize>) {
     let left = Arc::new(AtomicUsize::new(0));
     let l2 = left.clone();
     let hook = Arc::new(move |o: IoOp| {
@@ -348,7 +349,6 @@ fn failing(op: IoOp, n: usize, kind: io::ErrorKind) -> (FileLogOptions, Arc<Atom
         }
         None
     });
-    let _ = n;
     (
         FileLogOptions {
             fault_hook: Some(hook),
@@ -372,7 +372,7 @@ fn alerts() -> (AlertFn, Arc<AtomicU64>) {
 #[test]
 fn block_policy_retries_a_full_disk_and_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let (opts, left) = failing(IoOp::Write, 0, io::ErrorKind::StorageFull);
+    let (opts, left) = failing(IoOp::Write, io::ErrorKind::StorageFull);
     let (log, vk) = open(dir.path(), opts);
     let (alert, alerts_seen) = alerts();
     let config = WriterConfig {
@@ -397,7 +397,7 @@ fn block_policy_retries_a_full_disk_and_loses_nothing() {
 #[test]
 fn block_policy_retries_a_failing_fsync() {
     let dir = tempfile::tempdir().unwrap();
-    let (opts, left) = failing(IoOp::Sync, 0, io::ErrorKind::Other);
+    let (opts, left) = failing(IoOp::Sync, io::ErrorKind::Other);
     let (log, vk) = open(dir.path(), opts);
     let config = WriterConfig {
         durability: Durability::EveryRecord,
@@ -419,7 +419,7 @@ fn fail_closed_refuses_further_records_and_leaves_a_verifiable_log() {
     let dir = tempfile::tempdir().unwrap();
     // Permission lost under the writer (e.g. the file made read-only and reopened by
     // rotation, or an EACCES from a network filesystem).
-    let (opts, left) = failing(IoOp::Write, 0, io::ErrorKind::PermissionDenied);
+    let (opts, left) = failing(IoOp::Write, io::ErrorKind::PermissionDenied);
     let (log, vk) = open(dir.path(), opts);
     let (alert, alerts_seen) = alerts();
     let config = WriterConfig {
@@ -454,7 +454,7 @@ fn fail_closed_checkpoints_only_what_was_written() {
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
     let witness = dir.path().join("audit.witness");
-    let (opts, left) = failing(IoOp::Write, 0, io::ErrorKind::PermissionDenied);
+    let (opts, left) = failing(IoOp::Write, io::ErrorKind::PermissionDenied);
     let (log, vk) = open(&logs, opts);
     let config = WriterConfig {
         durability: Durability::EveryRecord,
@@ -485,7 +485,7 @@ fn fail_closed_checkpoints_only_what_was_written() {
 #[test]
 fn continue_policy_keeps_a_backlog_then_documents_what_it_dropped() {
     let dir = tempfile::tempdir().unwrap();
-    let (opts, left) = failing(IoOp::Write, 0, io::ErrorKind::StorageFull);
+    let (opts, left) = failing(IoOp::Write, io::ErrorKind::StorageFull);
     let (log, vk) = open(dir.path(), opts);
     let config = WriterConfig {
         durability: Durability::EveryRecord,
