@@ -9,15 +9,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use audit_core::canonical::Value;
 use audit_core::checkpoint::Checkpoint;
 use audit_core::keys::{KeyError, SealingKey};
 use audit_core::sink::file::{FileLog, FileLogOptions, SinkError};
 use audit_core::sink::writer::{
     AlertFn, Durability, FailurePolicy, Metrics, Witness, Writer, WriterConfig, WriterGuard,
 };
-use tracing::field::{Field, Visit};
 use tracing::span;
+
+use crate::context::{ContextFields, ContextValues, ContextVisitor};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
@@ -408,7 +408,7 @@ impl AuditLayerBuilder {
         });
         let pipeline = Arc::new(Pipeline {
             writer,
-            context,
+            context: ContextFields::new(context),
             redaction: self.redaction.unwrap_or_default(),
         });
         if !self.no_fallback {
@@ -495,48 +495,10 @@ impl Drop for AuditGuard {
     }
 }
 
-/// Context values copied from a span, stored in its extensions.
-#[derive(Debug, Default)]
-pub(crate) struct ContextValues(pub(crate) Vec<(&'static str, Value)>);
-
-struct ContextVisitor<'a> {
-    wanted: &'a [(String, &'static str)],
-    out: &'a mut ContextValues,
-}
-
-impl ContextVisitor<'_> {
-    fn put(&mut self, field: &Field, v: Value) {
-        if let Some((_, path)) = self.wanted.iter().find(|(n, _)| n == field.name()) {
-            match self.out.0.iter_mut().find(|(p, _)| p == path) {
-                Some(slot) => slot.1 = v,
-                None => self.out.0.push((path, v)),
-            }
-        }
-    }
-}
-
-impl Visit for ContextVisitor<'_> {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.put(field, Value::from(value));
-    }
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.put(field, Value::from(value.to_string()));
-    }
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.put(field, Value::from(value.to_string()));
-    }
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.put(field, Value::from(format!("{value:?}")));
-    }
-}
-
 impl AuditLayer {
+    /// Whether a span carries context fields to copy (most do not: see `context.rs`).
     fn wants(&self, meta: &tracing::Metadata<'_>) -> bool {
-        meta.target() != "audit"
-            && meta
-                .fields()
-                .iter()
-                .any(|f| self.pipeline.context.iter().any(|(n, _)| n == f.name()))
+        meta.target() != "audit" && self.pipeline.context.any_in(meta.fields())
     }
 }
 

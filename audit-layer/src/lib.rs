@@ -77,6 +77,7 @@
 #![forbid(unsafe_code)]
 
 mod capture;
+mod context;
 mod layer;
 mod otel;
 mod outcome;

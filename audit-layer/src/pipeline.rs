@@ -10,7 +10,8 @@ use audit_core::layout::LayoutCache;
 use audit_core::sink::writer::{Durable, Metrics, SubmitError, Writer};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::layer::{AuditLayer, ContextValues};
+use crate::context::{ContextFields, ContextValues};
+use crate::layer::AuditLayer;
 
 static LOST: AtomicU64 = AtomicU64::new(0);
 static FAILED: AtomicU64 = AtomicU64::new(0);
@@ -68,7 +69,7 @@ impl EventId {
 /// The installed pipeline: the background writer of a sealed, locked log.
 pub(crate) struct Pipeline {
     pub(crate) writer: Writer,
-    pub(crate) context: Vec<(String, &'static str)>,
+    pub(crate) context: ContextFields,
     /// Applied to every record before it is submitted (so before it is sealed).
     pub(crate) redaction: audit_core::redact::Policy,
 }
