@@ -10,17 +10,43 @@ use zeroize::Zeroizing;
 use super::PolicyError;
 
 /// The text written in place of a masked value.
+///
+/// ```
+/// use audit_core::redact::{Policy, MASK};
+/// assert_eq!(Policy::default().redact_text("password=hunter2"), format!("password={MASK}"));
+/// ```
 pub const MASK: &str = "[REDACTED]";
 
 /// The prefix of a pseudonym written by [`Action::KeyedHash`]; 32 lowercase hex digits
 /// follow (the first 128 bits of the HMAC-SHA256).
+///
+/// ```
+/// use audit_core::redact::{PseudonymKey, PSEUDONYM_PREFIX};
+/// let pseudonym = PseudonymKey::new([7u8; 32])?.pseudonym(b"alice");
+/// assert_eq!(pseudonym.len(), PSEUDONYM_PREFIX.len() + 32);
+/// assert!(pseudonym.starts_with(PSEUDONYM_PREFIX));
+/// # Ok::<(), audit_core::redact::PolicyError>(())
+/// ```
 pub const PSEUDONYM_PREFIX: &str = "hmac-sha256:";
 
 /// Written between [`MASK`] and the four characters kept by [`Action::Partial`]:
 /// `[REDACTED]...1111`.
+///
+/// ```
+/// use audit_core::redact::{Policy, MASK, PARTIAL_SEPARATOR};
+/// let text = Policy::default().redact_text("card 4111111111111111");
+/// assert_eq!(text, format!("card {MASK}{PARTIAL_SEPARATOR}1111"));
+/// ```
 pub const PARTIAL_SEPARATOR: &str = "...";
 
 /// The least number of bytes of a [`PseudonymKey`].
+///
+/// ```
+/// use audit_core::redact::{PolicyError, PseudonymKey, MIN_PSEUDONYM_KEY_BYTES};
+/// assert!(PseudonymKey::new(vec![9u8; MIN_PSEUDONYM_KEY_BYTES]).is_ok());
+/// let short = PseudonymKey::new(vec![9u8; MIN_PSEUDONYM_KEY_BYTES - 1]);
+/// assert!(matches!(short, Err(PolicyError::KeyTooShort(15))));
+/// ```
 pub const MIN_PSEUDONYM_KEY_BYTES: usize = 16;
 
 /// What to do with a sensitive value.
@@ -82,6 +108,13 @@ pub struct PseudonymKey {
 impl PseudonymKey {
     /// A key from raw bytes (at least [`MIN_PSEUDONYM_KEY_BYTES`]; 32 random bytes are
     /// recommended).
+    ///
+    /// ```
+    /// use audit_core::redact::PseudonymKey;
+    /// let key = PseudonymKey::new(vec![42u8; 32])?; // 32 random bytes, in practice
+    /// assert_eq!(key.pseudonym(b"alice"), key.pseudonym(b"alice"));
+    /// # Ok::<(), audit_core::redact::PolicyError>(())
+    /// ```
     pub fn new(bytes: impl Into<Vec<u8>>) -> Result<PseudonymKey, PolicyError> {
         let bytes = Zeroizing::new(bytes.into());
         if bytes.len() < MIN_PSEUDONYM_KEY_BYTES {
@@ -91,6 +124,15 @@ impl PseudonymKey {
     }
 
     /// A key from hex text (an environment variable, a secret store).
+    ///
+    /// ```
+    /// use audit_core::redact::{PolicyError, PseudonymKey};
+    /// let from_hex = PseudonymKey::from_hex(&"2a".repeat(32))?;
+    /// let from_bytes = PseudonymKey::new([0x2a; 32])?;
+    /// assert_eq!(from_hex.pseudonym(b"bob"), from_bytes.pseudonym(b"bob"));
+    /// assert!(matches!(PseudonymKey::from_hex("not hex"), Err(PolicyError::KeyNotHex)));
+    /// # Ok::<(), audit_core::redact::PolicyError>(())
+    /// ```
     pub fn from_hex(text: &str) -> Result<PseudonymKey, PolicyError> {
         let bytes = Zeroizing::new(hex::decode(text.trim()).map_err(|_| PolicyError::KeyNotHex)?);
         PseudonymKey::new(bytes.to_vec())
@@ -98,6 +140,14 @@ impl PseudonymKey {
 
     /// A fresh random 32-byte key. Pseudonyms only correlate records written under the same
     /// key: store it if pseudonyms must stay comparable across restarts.
+    ///
+    /// ```
+    /// use audit_core::redact::PseudonymKey;
+    /// let (first, second) = (PseudonymKey::generate()?, PseudonymKey::generate()?);
+    /// // Each key gives its own pseudonyms: store the key to keep them comparable.
+    /// assert_ne!(first.pseudonym(b"alice"), second.pseudonym(b"alice"));
+    /// # Ok::<(), audit_core::redact::PolicyError>(())
+    /// ```
     pub fn generate() -> Result<PseudonymKey, PolicyError> {
         let mut bytes = Zeroizing::new(vec![0u8; 32]);
         getrandom::fill(&mut bytes).map_err(|e| PolicyError::Random(e.to_string()))?;
@@ -107,6 +157,16 @@ impl PseudonymKey {
     }
 
     /// `hmac-sha256:` and the first 32 hex digits of HMAC-SHA256(key, `value`).
+    ///
+    /// ```
+    /// use audit_core::redact::PseudonymKey;
+    /// let key = PseudonymKey::new([7u8; 32])?;
+    /// let alice = key.pseudonym(b"alice@example.com");
+    /// assert_eq!(alice, key.pseudonym(b"alice@example.com"));
+    /// assert_ne!(alice, key.pseudonym(b"bob@example.com"));
+    /// assert!(alice.starts_with("hmac-sha256:") && alice.len() == 12 + 32);
+    /// # Ok::<(), audit_core::redact::PolicyError>(())
+    /// ```
     pub fn pseudonym(&self, value: &[u8]) -> String {
         // new_from_slice accepts keys of any length.
         let mut m = Hmac::<Sha256>::new_from_slice(&self.bytes).unwrap_or_else(|_| unreachable!());
