@@ -84,6 +84,15 @@ pub enum Detector {
 
 impl Detector {
     /// Every built-in detector.
+    ///
+    /// ```
+    /// use audit_core::redact::{Detector, Policy};
+    /// let builder = Detector::ALL.into_iter().fold(Policy::builder(), |b, d| b.disable_detector(d));
+    /// let names_only = builder.build()?;
+    /// assert_eq!(names_only.redact_text("card 4111 1111 1111 1111"), "card 4111 1111 1111 1111");
+    /// assert_eq!(names_only.redact_text("password=x1"), "password=[REDACTED]");
+    /// # Ok::<(), audit_core::redact::PolicyError>(())
+    /// ```
     pub const ALL: [Detector; 18] = [
         Detector::CardNumber,
         Detector::Jwt,
@@ -106,6 +115,15 @@ impl Detector {
     ];
 
     /// A stable kebab-case name (`card-number`, `jwt`, `aws-access-key-id`, ...).
+    ///
+    /// ```
+    /// use audit_core::redact::Detector;
+    /// // Look a detector up by the name a configuration file gives.
+    /// let by_name = |name: &str| Detector::ALL.into_iter().find(|d| d.name() == name);
+    /// assert_eq!(by_name("us-ssn"), Some(Detector::UsSsn));
+    /// assert_eq!(by_name("aws-access-key-id"), Some(Detector::AwsAccessKeyId));
+    /// assert_eq!(by_name("ssn"), None);
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             Detector::CardNumber => "card-number",
@@ -130,6 +148,12 @@ impl Detector {
     }
 
     /// The action used unless the policy says otherwise.
+    ///
+    /// ```
+    /// use audit_core::redact::{Action, Detector};
+    /// assert_eq!(Detector::CardNumber.default_action(), Action::Partial);
+    /// assert_eq!(Detector::Jwt.default_action(), Action::Mask);
+    /// ```
     pub fn default_action(self) -> Action {
         match self {
             Detector::CardNumber => Action::Partial,
@@ -139,6 +163,15 @@ impl Detector {
 }
 
 /// The characters a token of an [`ExtraDetector`] is made of (after its prefix).
+///
+/// ```
+/// use audit_core::redact::{Charset, ExtraDetector, Policy};
+/// let ticket = ExtraDetector::new("ticket", "TKT-").charset(Charset::Digits).length(6..=6);
+/// let policy = Policy::builder().extra_detector(ticket).build()?;
+/// assert_eq!(policy.redact_text("see TKT-123456"), "see [REDACTED]");
+/// assert_eq!(policy.redact_text("see TKT-12345a"), "see TKT-12345a");
+/// # Ok::<(), audit_core::redact::PolicyError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Charset {
@@ -178,6 +211,12 @@ impl Charset {
     }
 
     /// Whether `b` belongs to the set.
+    ///
+    /// ```
+    /// use audit_core::redact::Charset;
+    /// assert!(Charset::Hex.contains(b'f') && !Charset::Hex.contains(b'g'));
+    /// assert!(Charset::Base64Url.contains(b'-') && !Charset::Base64.contains(b'-'));
+    /// ```
     pub fn contains(self, b: u8) -> bool {
         match self {
             Charset::Digits => b.is_ascii_digit(),
@@ -225,6 +264,15 @@ impl ExtraDetector {
     /// A detector named `name` for tokens starting with `prefix` (case-sensitive). The
     /// defaults: [`Charset::Base64Url`], 16 to 512 characters after the prefix, no
     /// validator, [`Action::Mask`].
+    ///
+    /// ```
+    /// use audit_core::redact::{ExtraDetector, Policy};
+    /// let policy = Policy::builder().extra_detector(ExtraDetector::new("acme-key", "acme_")).build()?;
+    /// // The defaults: base64url, 16 to 512 characters after the prefix.
+    /// assert_eq!(policy.redact_text("key acme_0123456789abcdef-_ ok"), "key [REDACTED] ok");
+    /// assert_eq!(policy.redact_text("key acme_0123456789 ok"), "key acme_0123456789 ok");
+    /// # Ok::<(), audit_core::redact::PolicyError>(())
+    /// ```
     pub fn new(name: impl Into<String>, prefix: impl Into<String>) -> ExtraDetector {
         ExtraDetector {
             name: name.into().into(),
@@ -238,12 +286,31 @@ impl ExtraDetector {
     }
 
     /// The characters after the prefix.
+    ///
+    /// ```
+    /// use audit_core::redact::{Charset, ExtraDetector, Policy};
+    /// let corp = ExtraDetector::new("corp-id", "CORP").charset(Charset::UpperAlnum).length(8..=8);
+    /// let policy = Policy::builder().extra_detector(corp).build()?;
+    /// assert_eq!(policy.redact_text("id CORPAB12CD34"), "id [REDACTED]");
+    /// assert_eq!(policy.redact_text("id CORPab12cd34"), "id CORPab12cd34");
+    /// # Ok::<(), audit_core::redact::PolicyError>(())
+    /// ```
     pub fn charset(mut self, charset: Charset) -> ExtraDetector {
         self.charset = charset;
         self
     }
 
     /// How many characters follow the prefix.
+    ///
+    /// ```
+    /// use audit_core::redact::{Charset, ExtraDetector, Policy};
+    /// let badge = ExtraDetector::new("badge", "bdg-").charset(Charset::Digits).length(4..=6);
+    /// let policy = Policy::builder().extra_detector(badge).build()?;
+    /// assert_eq!(policy.redact_text("bdg-1234"), "[REDACTED]");
+    /// assert_eq!(policy.redact_text("bdg-123"), "bdg-123");
+    /// assert_eq!(policy.redact_text("bdg-1234567"), "bdg-1234567");
+    /// # Ok::<(), audit_core::redact::PolicyError>(())
+    /// ```
     pub fn length(mut self, len: RangeInclusive<usize>) -> ExtraDetector {
         self.min = *len.start();
         self.max = *len.end();
@@ -251,18 +318,45 @@ impl ExtraDetector {
     }
 
     /// A check on the whole token (prefix included); `false` rejects the candidate.
+    ///
+    /// ```
+    /// use audit_core::redact::{Charset, ExtraDetector, Policy};
+    /// // Only numbers whose digits add up to a multiple of 10 (a check digit).
+    /// let checked = ExtraDetector::new("acme", "acme_").charset(Charset::Digits).length(8..=8)
+    ///     .validator(|token| token[5..].bytes().map(|b| u32::from(b - b'0')).sum::<u32>() % 10 == 0);
+    /// let policy = Policy::builder().extra_detector(checked).build()?;
+    /// assert_eq!(policy.redact_text("acme_12345672"), "[REDACTED]");
+    /// assert_eq!(policy.redact_text("acme_12345673"), "acme_12345673");
+    /// # Ok::<(), audit_core::redact::PolicyError>(())
+    /// ```
     pub fn validator(mut self, f: impl Fn(&str) -> bool + Send + Sync + 'static) -> ExtraDetector {
         self.validator = Some(Arc::new(f));
         self
     }
 
     /// What to do with a match (default [`Action::Mask`]).
+    ///
+    /// ```
+    /// use audit_core::redact::{Action, ExtraDetector, Policy};
+    /// let acme = ExtraDetector::new("acme", "acme_").action(Action::Partial);
+    /// let policy = Policy::builder().extra_detector(acme).build()?;
+    /// assert_eq!(policy.redact_text("acme_0123456789abcdef"), "[REDACTED]...cdef");
+    /// # Ok::<(), audit_core::redact::PolicyError>(())
+    /// ```
     pub fn action(mut self, action: Action) -> ExtraDetector {
         self.action = action;
         self
     }
 
     /// The detector's name.
+    ///
+    /// ```
+    /// use audit_core::redact::{ExtraDetector, Policy, PolicyError};
+    /// let empty = ExtraDetector::new("acme-key", "");
+    /// assert_eq!(empty.name(), "acme-key");
+    /// let err = Policy::builder().extra_detector(empty).build().unwrap_err();
+    /// assert!(matches!(err, PolicyError::InvalidDetector { name, .. } if name == "acme-key"));
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
