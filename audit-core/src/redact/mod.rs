@@ -69,22 +69,81 @@ use detectors::{Detectors, Hit, MIN_DIGITS};
 use names::{normalize_rule, Class, NameRules, NameSet};
 
 /// The default limit on the size of one string value, in bytes.
+///
+/// ```
+/// use audit_core::redact::{Policy, DEFAULT_MAX_VALUE_BYTES};
+/// let policy = Policy::default();
+/// assert_eq!(policy.max_value_bytes(), DEFAULT_MAX_VALUE_BYTES);
+/// let fits = "x".repeat(DEFAULT_MAX_VALUE_BYTES);
+/// assert_eq!(policy.redact_text(&fits), fits);
+/// assert_ne!(policy.redact_text(&format!("{fits}x")), format!("{fits}x"));
+/// ```
 pub const DEFAULT_MAX_VALUE_BYTES: usize = 4096;
 
 /// The smallest limit [`PolicyBuilder::max_value_bytes`] accepts.
+///
+/// ```
+/// use audit_core::redact::{Policy, PolicyError, MIN_MAX_VALUE_BYTES};
+/// assert!(Policy::builder().max_value_bytes(MIN_MAX_VALUE_BYTES).build().is_ok());
+/// let too_small = Policy::builder().max_value_bytes(MIN_MAX_VALUE_BYTES - 1).build();
+/// assert!(matches!(too_small, Err(PolicyError::MaxValueTooSmall(63))));
+/// ```
 pub const MIN_MAX_VALUE_BYTES: usize = 64;
 
 /// Written after a value cut at the size limit, followed by the number of bytes cut and
 /// `]`: `…[TRUNCATED 5120 bytes]`.
+///
+/// ```
+/// use audit_core::redact::{Policy, TRUNCATION_MARKER};
+/// let policy = Policy::builder().max_value_bytes(64).build()?;
+/// let long = "a".repeat(100);
+/// let cut = policy.redact_text(&long);
+/// assert_eq!(cut, format!("{}{TRUNCATION_MARKER}36 bytes]", &long[..64]));
+/// # Ok::<(), audit_core::redact::PolicyError>(())
+/// ```
 pub const TRUNCATION_MARKER: &str = "…[TRUNCATED ";
 
 /// The record path listing what was redacted.
+///
+/// ```
+/// use audit_core::canonical::Value;
+/// use audit_core::record::{Outcome, Record};
+/// use audit_core::redact::{Policy, REDACTION_FIELDS};
+/// let mut record = Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?;
+/// record.set_field("token", "abc");
+/// Policy::default().apply_record(&mut record);
+/// let body = Value::from(record.into_body());
+/// assert_eq!(body.get_path(REDACTION_FIELDS).unwrap().to_canonical_string(), r#"["fields.token"]"#);
+/// # Ok::<(), audit_core::record::RecordError>(())
+/// ```
 pub const REDACTION_FIELDS: &str = "redaction.fields";
 
 /// The deepest nesting the engine walks; anything deeper is masked whole (fail closed).
+///
+/// ```
+/// use audit_core::canonical::{Object, Value};
+/// use audit_core::redact::{Policy, MAX_WALK_DEPTH};
+/// let nested = |depth: usize| {
+///     (0..depth).fold(Value::from("plain"), |inner, _| {
+///         let mut o = Object::new();
+///         o.insert("a", inner);
+///         Value::from(o)
+///     })
+/// };
+/// let policy = Policy::default();
+/// assert!(!policy.redact_value(&mut nested(10)));
+/// assert!(policy.redact_value(&mut nested(MAX_WALK_DEPTH + 1)));
+/// ```
 pub const MAX_WALK_DEPTH: usize = 128;
 
 /// Why a policy could not be built.
+///
+/// ```
+/// use audit_core::redact::{Action, Policy, PolicyError};
+/// let err = Policy::builder().field_action("user.email", Action::KeyedHash).build().unwrap_err();
+/// assert!(matches!(err, PolicyError::KeyedHashWithoutKey(_)));
+/// assert!(err.to_string().contains("call .pseudonym_key(key)"));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PolicyError {
@@ -142,21 +201,66 @@ pub struct Redactions {
 
 impl Redactions {
     /// Whether nothing was redacted.
+    ///
+    /// ```
+    /// use audit_core::canonical::Object;
+    /// use audit_core::redact::Policy;
+    /// let mut body = Object::new();
+    /// body.object_mut("fields").insert("order_id", "A-1042");
+    /// assert!(Policy::default().apply(&mut body).is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.paths.is_empty()
     }
 
     /// How many paths were redacted.
+    ///
+    /// ```
+    /// use audit_core::canonical::Object;
+    /// use audit_core::redact::Policy;
+    /// let mut body = Object::new();
+    /// let fields = body.object_mut("fields");
+    /// fields.insert("password", "hunter2");
+    /// fields.insert("api_key", "k-8f3a9");
+    /// fields.insert("user", "bob");
+    /// assert_eq!(Policy::default().apply(&mut body).len(), 2);
+    /// ```
     pub fn len(&self) -> usize {
         self.paths.len()
     }
 
     /// The redacted paths, sorted.
+    ///
+    /// ```
+    /// use audit_core::canonical::{Object, Value};
+    /// use audit_core::redact::Policy;
+    /// let item = |secret: &str| {
+    ///     let mut o = Object::new();
+    ///     o.insert("password", secret);
+    ///     Value::from(o)
+    /// };
+    /// let mut body = Object::new();
+    /// body.object_mut("fields").insert("items", vec![item("a"), item("b")]);
+    /// body.object_mut("fields").insert("token", "t-1");
+    /// // Sorted, one path for every element of an array.
+    /// assert_eq!(Policy::default().apply(&mut body).paths(), ["fields.items.password", "fields.token"]);
+    /// ```
     pub fn paths(&self) -> &[String] {
         &self.paths
     }
 
     /// Whether `path` was redacted.
+    ///
+    /// ```
+    /// use audit_core::canonical::Object;
+    /// use audit_core::redact::Policy;
+    /// let mut body = Object::new();
+    /// body.object_mut("fields").insert("password", "hunter2");
+    /// body.object_mut("fields").insert("user", "bob");
+    /// let redactions = Policy::default().apply(&mut body);
+    /// assert!(redactions.contains("fields.password"));
+    /// assert!(!redactions.contains("fields.user"));
+    /// ```
     pub fn contains(&self, path: &str) -> bool {
         self.paths
             .binary_search_by(|p| p.as_str().cmp(path))
@@ -164,12 +268,33 @@ impl Redactions {
     }
 
     /// The paths.
+    ///
+    /// ```
+    /// use audit_core::canonical::Object;
+    /// use audit_core::redact::Policy;
+    /// let mut body = Object::new();
+    /// body.object_mut("fields").insert("client_secret", "s3cr3t");
+    /// let paths: Vec<String> = Policy::default().apply(&mut body).into_paths();
+    /// assert_eq!(paths, ["fields.client_secret"]);
+    /// ```
     pub fn into_paths(self) -> Vec<String> {
         self.paths
     }
 
     /// Add these paths to the `redaction.fields` of `body` (merging with any already
     /// listed, sorted, unique). Writes nothing when both are empty.
+    ///
+    /// ```
+    /// use audit_core::canonical::{Object, Value};
+    /// use audit_core::redact::Policy;
+    /// let mut body = Object::new();
+    /// body.object_mut("redaction").insert("fields", vec![Value::from("fields.card")]);
+    /// body.object_mut("fields").insert("password", "hunter2");
+    /// let redactions = Policy::default().apply(&mut body);
+    /// redactions.write_to(&mut body);
+    /// let listed = Value::from(body).get_path("redaction.fields").unwrap().to_canonical_string();
+    /// assert_eq!(listed, r#"["fields.card","fields.password"]"#);
+    /// ```
     pub fn write_to(&self, body: &mut Object) {
         let existing: Vec<String> = body
             .get("redaction")
@@ -484,11 +609,26 @@ impl fmt::Debug for Policy {
 
 impl Policy {
     /// Start from the defaults and adjust.
+    ///
+    /// ```
+    /// use audit_core::redact::Policy;
+    /// let policy = Policy::builder().sensitive_name("recovery_phrase").build()?;
+    /// assert!(policy.is_sensitive_name("walletRecoveryPhrase"));
+    /// assert!(!Policy::default().is_sensitive_name("walletRecoveryPhrase"));
+    /// # Ok::<(), audit_core::redact::PolicyError>(())
+    /// ```
     pub fn builder() -> PolicyBuilder {
         PolicyBuilder::default()
     }
 
     /// The default policy, compiled on first use and shared.
+    ///
+    /// ```
+    /// use audit_core::redact::Policy;
+    /// let policy: &'static Policy = Policy::builtin();
+    /// assert!(std::ptr::eq(policy, Policy::builtin())); // compiled once
+    /// assert_eq!(policy.redact_text("password=hunter2"), "password=[REDACTED]");
+    /// ```
     pub fn builtin() -> &'static Policy {
         static DEFAULT: OnceLock<Policy> = OnceLock::new();
         DEFAULT.get_or_init(|| {
@@ -510,6 +650,13 @@ impl Policy {
     }
 
     /// The size limit of one string value.
+    ///
+    /// ```
+    /// use audit_core::redact::{Policy, DEFAULT_MAX_VALUE_BYTES};
+    /// assert_eq!(Policy::default().max_value_bytes(), DEFAULT_MAX_VALUE_BYTES);
+    /// assert_eq!(Policy::builder().max_value_bytes(256).build()?.max_value_bytes(), 256);
+    /// # Ok::<(), audit_core::redact::PolicyError>(())
+    /// ```
     pub fn max_value_bytes(&self) -> usize {
         self.inner.max_value_bytes
     }
@@ -521,6 +668,18 @@ impl Policy {
     ///
     /// The caller writes the result into the record with [`Redactions::write_to`] (or uses
     /// [`Policy::apply_record`]).
+    ///
+    /// ```
+    /// use audit_core::canonical::{Object, Value};
+    /// use audit_core::redact::Policy;
+    /// let mut body = Object::new();
+    /// body.object_mut("user").insert("name", "bob");
+    /// body.object_mut("fields").insert("api_key", "k-8f3a9");
+    /// let redactions = Policy::default().apply(&mut body);
+    /// assert_eq!(redactions.paths(), ["fields.api_key"]);
+    /// let after = Value::from(body).to_canonical_string();
+    /// assert_eq!(after, r#"{"fields":{"api_key":"[REDACTED]"},"user":{"name":"bob"}}"#);
+    /// ```
     pub fn apply(&self, body: &mut Object) -> Redactions {
         let mut paths = Vec::new();
         self.walk_object(body, None, 0, &mut paths);
@@ -567,6 +726,18 @@ impl Policy {
     /// Redact one value that has no name (an element, a message): strings and integers by
     /// value, objects by their members' names and values. Returns whether anything was
     /// redacted.
+    ///
+    /// ```
+    /// use audit_core::canonical::Value;
+    /// use audit_core::redact::Policy;
+    /// let policy = Policy::default();
+    /// let mut header = Value::from("Bearer 9f8e7d6c5b4a");
+    /// assert!(policy.redact_value(&mut header));
+    /// assert_eq!(header.as_str(), Some("Bearer [REDACTED]"));
+    /// let mut plain = Value::from("hello");
+    /// assert!(!policy.redact_value(&mut plain));
+    /// assert_eq!(plain.as_str(), Some("hello"));
+    /// ```
     pub fn redact_value(&self, value: &mut Value) -> bool {
         let mut paths = Vec::new();
         let root = Node {
@@ -952,6 +1123,17 @@ fn truncate(s: Cow<'_, str>, max: usize) -> Cow<'_, str> {
 
 /// Builds a [`Policy`]. Starts from the defaults; every call adjusts them; nothing is
 /// compiled until [`build`](PolicyBuilder::build).
+///
+/// ```
+/// use audit_core::redact::{Detector, Policy};
+/// let policy = Policy::builder()
+///     .sensitive_word("badge")
+///     .disable_detector(Detector::Iban)
+///     .build()?;
+/// assert!(policy.is_sensitive_name("employee_badge_no"));
+/// assert_eq!(policy.redact_text("iban GB82 WEST 1234 5698 7654 32"), "iban GB82 WEST 1234 5698 7654 32");
+/// # Ok::<(), audit_core::redact::PolicyError>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct PolicyBuilder {
     names: NameRules,
@@ -991,6 +1173,14 @@ impl PolicyBuilder {
     /// Treat every name that ends with `name` (normalised: case, separators and camel case
     /// do not matter, so `acct_pin_hint` also catches `userAcctPinHint`) as sensitive;
     /// masked. A name already on the list keeps its action.
+    ///
+    /// ```
+    /// use audit_core::redact::Policy;
+    /// let policy = Policy::builder().sensitive_name("acct_pin_hint").build()?;
+    /// assert!(policy.is_sensitive_name("userAcctPinHint"));
+    /// assert_eq!(policy.redact_text("acct-pin-hint=blue"), "acct-pin-hint=[REDACTED]");
+    /// # Ok::<(), audit_core::redact::PolicyError>(())
+    /// ```
     pub fn sensitive_name(mut self, name: &str) -> PolicyBuilder {
         if let Some(n) = self.normalized(name) {
             if !self.names.suffixes.iter().any(|(t, _, _)| *t == n) {
@@ -1002,6 +1192,14 @@ impl PolicyBuilder {
 
     /// Treat every name with `word` as one of its words as sensitive (`pin` catches
     /// `user_pin` and `pinCode` but not `spinner`); masked.
+    ///
+    /// ```
+    /// use audit_core::redact::Policy;
+    /// let policy = Policy::builder().sensitive_word("badge").build()?;
+    /// assert!(policy.is_sensitive_name("badge_no") && policy.is_sensitive_name("oldBadgeId"));
+    /// assert!(!policy.is_sensitive_name("badger"));
+    /// # Ok::<(), audit_core::redact::PolicyError>(())
+    /// ```
     pub fn sensitive_word(mut self, word: &str) -> PolicyBuilder {
         if let Some(n) = self.normalized(word) {
             if !self.names.words.iter().any(|(t, _, _)| *t == n) {
@@ -1014,6 +1212,18 @@ impl PolicyBuilder {
     /// Like [`sensitive_name`](Self::sensitive_name), with its own action (this also changes
     /// the action of a name already on the list, e.g. `name_action("card_number",
     /// Action::Mask)`).
+    ///
+    /// ```
+    /// use audit_core::canonical::Object;
+    /// use audit_core::redact::{Action, Policy};
+    /// let policy = Policy::builder().name_action("card_number", Action::Mask).build()?;
+    /// let mut body = Object::new();
+    /// body.object_mut("fields").insert("card_number", "4111 1111 1111 1111");
+    /// policy.apply(&mut body);
+    /// let card = body.get("fields").unwrap().get_path("card_number").unwrap();
+    /// assert_eq!(card.as_str(), Some("[REDACTED]")); // not even the last four digits
+    /// # Ok::<(), audit_core::redact::PolicyError>(())
+    /// ```
     pub fn name_action(mut self, name: &str, action: Action) -> PolicyBuilder {
         if let Some(n) = self.normalized(name) {
             self.names.suffixes.push((n, Some(action), Class::Secret));
@@ -1022,6 +1232,14 @@ impl PolicyBuilder {
     }
 
     /// Take a name or word off the list (`remove_sensitive_name("signature")`).
+    ///
+    /// ```
+    /// use audit_core::redact::Policy;
+    /// assert!(Policy::default().is_sensitive_name("signature"));
+    /// let policy = Policy::builder().remove_sensitive_name("signature").build()?;
+    /// assert!(!policy.is_sensitive_name("signature"));
+    /// # Ok::<(), audit_core::redact::PolicyError>(())
+    /// ```
     pub fn remove_sensitive_name(mut self, name: &str) -> PolicyBuilder {
         if let Some(n) = self.normalized(name) {
             self.names.remove(&n);
@@ -1030,6 +1248,14 @@ impl PolicyBuilder {
     }
 
     /// Start from an empty list of names (detectors stay on).
+    ///
+    /// ```
+    /// use audit_core::redact::Policy;
+    /// let policy = Policy::builder().clear_sensitive_names().sensitive_name("pin").build()?;
+    /// assert!(policy.is_sensitive_name("pin") && !policy.is_sensitive_name("password"));
+    /// assert_eq!(policy.redact_text("paid with 4111 1111 1111 1111"), "paid with [REDACTED]...1111");
+    /// # Ok::<(), audit_core::redact::PolicyError>(())
+    /// ```
     pub fn clear_sensitive_names(mut self) -> PolicyBuilder {
         self.names.suffixes.clear();
         self.names.words.clear();
@@ -1038,6 +1264,15 @@ impl PolicyBuilder {
 
     /// Never treat a name equal to `name` (normalised) as sensitive, e.g.
     /// `password_changed_at`. Values under it are still scanned.
+    ///
+    /// ```
+    /// use audit_core::redact::Policy;
+    /// assert!(Policy::default().is_sensitive_name("password_changed_at"));
+    /// let policy = Policy::builder().allow_name("password_changed_at").build()?;
+    /// assert!(!policy.is_sensitive_name("passwordChangedAt"));
+    /// assert!(policy.is_sensitive_name("password"));
+    /// # Ok::<(), audit_core::redact::PolicyError>(())
+    /// ```
     pub fn allow_name(mut self, name: &str) -> PolicyBuilder {
         if let Some(n) = self.normalized(name) {
             self.names.allowed.push(n);
@@ -1048,6 +1283,18 @@ impl PolicyBuilder {
     /// Never redact the field at this record path (`fields.order_id`; `*` matches one
     /// segment, `fields.*.sku`): no name rule, no detector. It is still made safe to display
     /// and cut to size. Later field rules win over earlier ones.
+    ///
+    /// ```
+    /// use audit_core::canonical::Object;
+    /// use audit_core::redact::Policy;
+    /// let policy = Policy::builder().allow_field("fields.order_id").build()?;
+    /// let mut body = Object::new();
+    /// body.object_mut("fields").insert("order_id", "4111111111111111"); // looks like a card
+    /// let mut by_default = body.clone();
+    /// assert!(policy.apply(&mut body).is_empty());
+    /// assert!(Policy::default().apply(&mut by_default).contains("fields.order_id"));
+    /// # Ok::<(), audit_core::redact::PolicyError>(())
+    /// ```
     pub fn allow_field(mut self, path: &str) -> PolicyBuilder {
         match parse_path(path) {
             Ok(_) => self.fields.push((path.to_owned(), None)),
@@ -1059,6 +1306,18 @@ impl PolicyBuilder {
     /// Always apply `action` to the field at this record path, whatever its name and
     /// value (`session.id` → [`Action::KeyedHash`], `user.email` → [`Action::KeyedHash`],
     /// `fields.card` → [`Action::Partial`]). Wins over the name rules.
+    ///
+    /// ```
+    /// use audit_core::canonical::{Object, Value};
+    /// use audit_core::redact::{Action, Policy};
+    /// let policy = Policy::builder().field_action("user.email", Action::Remove).build()?;
+    /// let mut body = Object::new();
+    /// body.object_mut("user").insert("email", "alice@example.com");
+    /// body.object_mut("user").insert("id", "u-1");
+    /// assert_eq!(policy.apply(&mut body).paths(), ["user.email"]);
+    /// assert_eq!(Value::from(body).to_canonical_string(), r#"{"user":{"id":"u-1"}}"#);
+    /// # Ok::<(), audit_core::redact::PolicyError>(())
+    /// ```
     pub fn field_action(mut self, path: &str, action: Action) -> PolicyBuilder {
         match parse_path(path) {
             Ok(_) => self.fields.push((path.to_owned(), Some(action))),
@@ -1069,18 +1328,41 @@ impl PolicyBuilder {
 
     /// The action of a built-in detector (default: [`Action::Partial`] for card numbers,
     /// [`Action::Mask`] otherwise). In text, [`Action::Remove`] masks.
+    ///
+    /// ```
+    /// use audit_core::redact::{Action, Detector, Policy};
+    /// let policy = Policy::builder().detector_action(Detector::CardNumber, Action::Mask).build()?;
+    /// assert_eq!(policy.redact_text("card 4111 1111 1111 1111"), "card [REDACTED]");
+    /// # Ok::<(), audit_core::redact::PolicyError>(())
+    /// ```
     pub fn detector_action(mut self, detector: Detector, action: Action) -> PolicyBuilder {
         self.detector_actions.push((detector, action));
         self
     }
 
     /// Turn a built-in detector off.
+    ///
+    /// ```
+    /// use audit_core::redact::{Detector, Policy};
+    /// let iban = "GB82 WEST 1234 5698 7654 32";
+    /// assert_eq!(Policy::default().redact_text(iban), "[REDACTED]");
+    /// let policy = Policy::builder().disable_detector(Detector::Iban).build()?;
+    /// assert_eq!(policy.redact_text(iban), iban);
+    /// # Ok::<(), audit_core::redact::PolicyError>(())
+    /// ```
     pub fn disable_detector(mut self, detector: Detector) -> PolicyBuilder {
         self.disabled.push(detector);
         self
     }
 
     /// Add a detector of your own.
+    ///
+    /// ```
+    /// use audit_core::redact::{ExtraDetector, Policy};
+    /// let policy = Policy::builder().extra_detector(ExtraDetector::new("acme-key", "acme_")).build()?;
+    /// assert_eq!(policy.redact_text("acme_Zm9vYmFyYmF6cXV4"), "[REDACTED]");
+    /// # Ok::<(), audit_core::redact::PolicyError>(())
+    /// ```
     pub fn extra_detector(mut self, detector: ExtraDetector) -> PolicyBuilder {
         self.extras.push(detector);
         self
@@ -1088,6 +1370,20 @@ impl PolicyBuilder {
 
     /// The key of [`Action::KeyedHash`]. With a key, session ids (`session_id`,
     /// `session.id`, `JSESSIONID`, ...) are pseudonymised by default instead of masked.
+    ///
+    /// ```
+    /// use audit_core::canonical::Object;
+    /// use audit_core::redact::{Policy, PseudonymKey};
+    /// let key = PseudonymKey::new([7u8; 32])?;
+    /// let expected = key.pseudonym(b"s-5f2c91");
+    /// let policy = Policy::builder().pseudonym_key(key).build()?;
+    /// let mut body = Object::new();
+    /// body.object_mut("session").insert("id", "s-5f2c91");
+    /// policy.apply(&mut body);
+    /// let id = body.get("session").unwrap().get_path("id").unwrap();
+    /// assert_eq!(id.as_str(), Some(expected.as_str())); // masked without a key
+    /// # Ok::<(), audit_core::redact::PolicyError>(())
+    /// ```
     pub fn pseudonym_key(mut self, key: PseudonymKey) -> PolicyBuilder {
         self.key = Some(key);
         self
@@ -1095,12 +1391,29 @@ impl PolicyBuilder {
 
     /// Cut string values longer than `bytes` (at a character boundary) and mark the cut
     /// (default [`DEFAULT_MAX_VALUE_BYTES`], at least [`MIN_MAX_VALUE_BYTES`]).
+    ///
+    /// ```
+    /// use audit_core::redact::Policy;
+    /// let policy = Policy::builder().max_value_bytes(64).build()?;
+    /// let long = "é".repeat(40); // 80 bytes
+    /// assert_eq!(policy.redact_text(&long), format!("{}…[TRUNCATED 16 bytes]", &long[..64]));
+    /// # Ok::<(), audit_core::redact::PolicyError>(())
+    /// ```
     pub fn max_value_bytes(mut self, bytes: usize) -> PolicyBuilder {
         self.max_value_bytes = bytes;
         self
     }
 
     /// Check and compile the policy.
+    ///
+    /// ```
+    /// use audit_core::redact::{Policy, PolicyError};
+    /// assert!(Policy::builder().build().is_ok());
+    /// let empty = Policy::builder().sensitive_name("--").build();
+    /// assert!(matches!(empty, Err(PolicyError::EmptyName(_))));
+    /// let bad_path = Policy::builder().allow_field("fields..id").build();
+    /// assert!(matches!(bad_path, Err(PolicyError::InvalidPath(_))));
+    /// ```
     pub fn build(self) -> Result<Policy, PolicyError> {
         if let Some(e) = self.errors.into_iter().next() {
             return Err(e);
