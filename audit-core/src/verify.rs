@@ -57,6 +57,13 @@ use crate::signing::{line_mac, mac_input, mac_matches_bytes, ZERO_MAC};
 use crate::sink::file::{FILE_OPEN_ACTION, RECOVERED_ACTION};
 
 /// The overall result of a verification.
+///
+/// ```
+/// use audit_core::verify::{Report, Verdict};
+/// assert_eq!(Report::default().verdict(), Verdict::Ok);
+/// // Ordered by severity: a report's verdict is the greatest its findings imply.
+/// assert!(Verdict::Ok < Verdict::IncompleteTail && Verdict::RolledBack < Verdict::Tampered);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Verdict {
     /// Every record verified.
@@ -75,6 +82,12 @@ pub enum Verdict {
 
 impl Verdict {
     /// The verdict's name as printed (`OK`, `TAMPERED`, ...).
+    ///
+    /// ```
+    /// use audit_core::verify::Verdict;
+    /// assert_eq!(Verdict::IncompleteTail.as_str(), "INCOMPLETE_TAIL");
+    /// assert_eq!(Verdict::RolledBack.to_string(), "ROLLED_BACK"); // `Display` prints the same
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Ok => "OK",
@@ -87,6 +100,13 @@ impl Verdict {
     }
 
     /// The process exit code of `audit-log verify` for this verdict.
+    ///
+    /// ```
+    /// use audit_core::verify::Verdict;
+    /// assert_eq!(Verdict::Ok.exit_code(), 0);
+    /// assert_eq!(Verdict::Tampered.exit_code(), 1);
+    /// assert_eq!(Verdict::Truncated.exit_code(), 4);
+    /// ```
     pub fn exit_code(self) -> i32 {
         match self {
             Verdict::Ok => 0,
@@ -106,6 +126,26 @@ impl fmt::Display for Verdict {
 }
 
 /// What a finding is about.
+///
+/// ```
+/// use audit_core::verify::{FindingKind, Verdict, Verifier, VerifyOptions};
+/// # use audit_core::keys::SealingKey;
+/// # use audit_core::record::{Outcome, Record};
+/// # use audit_core::seal::Sealer;
+/// # let (sk, vk) = SealingKey::generate("k1", 1024)?;
+/// # let mut sealer = Sealer::new_chain(sk)?;
+/// # let mut log = String::new();
+/// # for action in ["auth.login", "auth.logout", "auth.login"] {
+/// #     log += &sealer.seal(Record::new(action, Outcome::Success, std::time::UNIX_EPOCH)?)?.line;
+/// # }
+/// // `log`: three records sealed by `sealer` (as in the module example); `vk` verifies them.
+/// let torn = &log[..log.len() - 10]; // a crash cut the last line
+/// let options = VerifyOptions { check_file_headers: false, ..VerifyOptions::default() };
+/// let report = Verifier::new(vk.into()).with_options(options).verify_str("mem", torn);
+/// assert_eq!(report.findings[0].kind, FindingKind::IncompleteTail);
+/// assert_eq!((report.findings[0].line, report.verdict()), (3, Verdict::IncompleteTail));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum FindingKind {
     /// See [`Verdict::Tampered`].
@@ -125,6 +165,12 @@ pub enum FindingKind {
 
 impl FindingKind {
     /// The verdict this finding implies, if any.
+    ///
+    /// ```
+    /// use audit_core::verify::{FindingKind, Verdict};
+    /// assert_eq!(FindingKind::Tampered.verdict(), Some(Verdict::Tampered));
+    /// assert_eq!(FindingKind::Recovered.verdict(), None); // a documented crash
+    /// ```
     pub fn verdict(self) -> Option<Verdict> {
         match self {
             FindingKind::Tampered => Some(Verdict::Tampered),
@@ -137,6 +183,12 @@ impl FindingKind {
     }
 
     /// The name as printed.
+    ///
+    /// ```
+    /// use audit_core::verify::FindingKind;
+    /// assert_eq!(FindingKind::UnknownKey.as_str(), "UNKNOWN_KEY");
+    /// assert_eq!(FindingKind::Recovered.as_str(), "RECOVERED");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             FindingKind::Recovered => "RECOVERED",
@@ -146,6 +198,28 @@ impl FindingKind {
 }
 
 /// One fault (or note) found.
+///
+/// ```
+/// use audit_core::verify::{FindingKind, Verifier, VerifyOptions};
+/// # use audit_core::keys::SealingKey;
+/// # use audit_core::record::{Outcome, Record};
+/// # use audit_core::seal::Sealer;
+/// # let (sk, vk) = SealingKey::generate("k1", 1024)?;
+/// # let mut sealer = Sealer::new_chain(sk)?;
+/// # let mut log = String::new();
+/// # for action in ["auth.login", "auth.logout", "auth.login"] {
+/// #     log += &sealer.seal(Record::new(action, Outcome::Success, std::time::UNIX_EPOCH)?)?.line;
+/// # }
+/// // `log`: three records sealed by `sealer` (as in the module example); `vk` verifies them.
+/// let tampered = log.replacen("auth.logout", "auth.logoff", 1); // the second record
+/// let options = VerifyOptions { check_file_headers: false, ..VerifyOptions::default() };
+/// let report = Verifier::new(vk.into()).with_options(options).verify_str("mem", &tampered);
+/// let finding = &report.findings[0];
+/// assert_eq!((finding.kind, finding.file.as_str()), (FindingKind::Tampered, "mem"));
+/// assert_eq!((finding.line, finding.seq), (2, Some(1)));
+/// assert!(finding.to_string().starts_with("TAMPERED mem:2 seq 1: "));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
     /// Its kind.
@@ -174,6 +248,27 @@ impl fmt::Display for Finding {
 }
 
 /// What was seen of one chain.
+///
+/// ```
+/// use audit_core::verify::{Verifier, VerifyOptions};
+/// # use audit_core::keys::SealingKey;
+/// # use audit_core::record::{Outcome, Record};
+/// # use audit_core::seal::Sealer;
+/// # let (sk, vk) = SealingKey::generate("k1", 1024)?;
+/// # let mut sealer = Sealer::new_chain(sk)?;
+/// # let mut log = String::new();
+/// # for action in ["auth.login", "auth.logout", "auth.login"] {
+/// #     log += &sealer.seal(Record::new(action, Outcome::Success, std::time::UNIX_EPOCH)?)?.line;
+/// # }
+/// // `log`: three records sealed by `sealer` (as in the module example); `vk` verifies them.
+/// let options = VerifyOptions { check_file_headers: false, ..VerifyOptions::default() };
+/// let report = Verifier::new(vk.into()).with_options(options).verify_str("mem", &log);
+/// let chain = report.chain.unwrap();
+/// let head = sealer.head().unwrap();
+/// assert_eq!((chain.chain, chain.last_seq, chain.head), (head.chain, head.seq, head.mac));
+/// assert_eq!((chain.first_seq, chain.records, chain.kids), (0, 3, vec!["k1".to_owned()]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChainSummary {
     /// The chain id.
@@ -191,6 +286,26 @@ pub struct ChainSummary {
 }
 
 /// The result of verifying a log.
+///
+/// ```
+/// use audit_core::verify::{Verifier, VerifyOptions};
+/// # use audit_core::keys::SealingKey;
+/// # use audit_core::record::{Outcome, Record};
+/// # use audit_core::seal::Sealer;
+/// # let (sk, vk) = SealingKey::generate("k1", 1024)?;
+/// # let mut sealer = Sealer::new_chain(sk)?;
+/// # let mut log = String::new();
+/// # for action in ["auth.login", "auth.logout", "auth.login"] {
+/// #     log += &sealer.seal(Record::new(action, Outcome::Success, std::time::UNIX_EPOCH)?)?.line;
+/// # }
+/// // `log`: three records sealed by `sealer` (as in the module example); `vk` verifies them.
+/// let options = VerifyOptions { check_file_headers: false, ..VerifyOptions::default() };
+/// let report = Verifier::new(vk.into()).with_options(options).verify_str("mem", &log);
+/// assert_eq!((report.files, report.lines, report.verified), (vec!["mem".to_owned()], 3, 3));
+/// assert_eq!(report.bytes, log.len() as u64);
+/// assert!(report.findings.is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Report {
     /// Files (or names) read, in order.
@@ -209,6 +324,28 @@ pub struct Report {
 
 impl Report {
     /// The most severe verdict among the findings.
+    ///
+    /// ```
+    /// use audit_core::verify::{FindingKind, Verdict, Verifier, VerifyOptions};
+    /// # use audit_core::keys::SealingKey;
+    /// # use audit_core::record::{Outcome, Record};
+    /// # use audit_core::seal::Sealer;
+    /// # let (sk, vk) = SealingKey::generate("k1", 1024)?;
+    /// # let mut sealer = Sealer::new_chain(sk)?;
+    /// # let mut log = String::new();
+    /// # for action in ["auth.login", "auth.logout", "auth.login"] {
+    /// #     log += &sealer.seal(Record::new(action, Outcome::Success, std::time::UNIX_EPOCH)?)?.line;
+    /// # }
+    /// // `log`: three records sealed by `sealer` (as in the module example); `vk` verifies them.
+    /// // A changed first record and a torn last line: the changed record decides.
+    /// let bad = log.replacen("auth.login", "auth.logon", 1);
+    /// let bad = &bad[..bad.len() - 10];
+    /// let options = VerifyOptions { check_file_headers: false, ..VerifyOptions::default() };
+    /// let report = Verifier::new(vk.into()).with_options(options).verify_str("mem", bad);
+    /// assert!(report.findings.iter().any(|f| f.kind == FindingKind::IncompleteTail));
+    /// assert_eq!(report.verdict(), Verdict::Tampered);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn verdict(&self) -> Verdict {
         self.findings
             .iter()
@@ -218,6 +355,26 @@ impl Report {
     }
 
     /// The report as a JSON value (for `--json`).
+    ///
+    /// ```
+    /// use audit_core::verify::{Verifier, VerifyOptions};
+    /// # use audit_core::keys::SealingKey;
+    /// # use audit_core::record::{Outcome, Record};
+    /// # use audit_core::seal::Sealer;
+    /// # let (sk, vk) = SealingKey::generate("k1", 1024)?;
+    /// # let mut sealer = Sealer::new_chain(sk)?;
+    /// # let mut log = String::new();
+    /// # for action in ["auth.login", "auth.logout", "auth.login"] {
+    /// #     log += &sealer.seal(Record::new(action, Outcome::Success, std::time::UNIX_EPOCH)?)?.line;
+    /// # }
+    /// // `log`: three records sealed by `sealer` (as in the module example); `vk` verifies them.
+    /// let options = VerifyOptions { check_file_headers: false, ..VerifyOptions::default() };
+    /// let json = Verifier::new(vk.into()).with_options(options).verify_str("mem", &log).to_json();
+    /// assert_eq!(json.get_path("verdict").unwrap().as_str(), Some("OK"));
+    /// assert_eq!(json.get_path("exit_code").unwrap().as_i64(), Some(0));
+    /// assert_eq!(json.get_path("chain.records").unwrap().as_i64(), Some(3));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn to_json(&self) -> Value {
         let mut o = Object::new();
         o.insert("verdict", self.verdict().as_str());
@@ -267,6 +424,17 @@ impl Report {
 }
 
 /// Errors that stop a verification before it starts (unreadable input).
+///
+/// ```
+/// use audit_core::keys::SealingKey;
+/// use audit_core::verify::{Verifier, VerifyError};
+/// let (_, vk) = SealingKey::generate("k1", 1024)?;
+/// let dir = tempfile::tempdir()?;
+/// let missing = dir.path().join("audit.log");
+/// let err = Verifier::new(vk.into()).verify_files(&[missing]).unwrap_err();
+/// assert!(matches!(err, VerifyError::Io { .. }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum VerifyError {
@@ -297,6 +465,31 @@ pub enum VerifyError {
 }
 
 /// The last verified head of each chain, remembered between verifications (`--state`).
+///
+/// ```
+/// use audit_core::verify::{Verdict, Verifier, VerifierState, VerifyOptions};
+/// # use audit_core::keys::SealingKey;
+/// # use audit_core::record::{Outcome, Record};
+/// # use audit_core::seal::Sealer;
+/// # let (sk, vk) = SealingKey::generate("k1", 1024)?;
+/// # let mut sealer = Sealer::new_chain(sk)?;
+/// # let mut log = String::new();
+/// # for action in ["auth.login", "auth.logout", "auth.login"] {
+/// #     log += &sealer.seal(Record::new(action, Outcome::Success, std::time::UNIX_EPOCH)?)?.line;
+/// # }
+/// // `log`: three records sealed by `sealer` (as in the module example); `vk` verifies them.
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("verify.state");
+/// let options = VerifyOptions { check_file_headers: false, ..VerifyOptions::default() };
+/// // Each run starts from the state the last one saved (none at first).
+/// let state = VerifierState::load(&path)?;
+/// let mut verifier = Verifier::new(vk.into()).with_options(options).with_state(state);
+/// let report = verifier.verify_str("mem", &log);
+/// verifier.updated_state(&report).save(&path)?;
+/// assert_eq!(report.verdict(), Verdict::Ok);
+/// assert_eq!(VerifierState::load(&path)?.head(sealer.chain_id()).map(|(seq, _)| seq), Some(2));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VerifierState {
     heads: BTreeMap<String, (u64, String, String)>,
@@ -304,6 +497,16 @@ pub struct VerifierState {
 
 impl VerifierState {
     /// Load a state file; a missing file is an empty state.
+    ///
+    /// ```
+    /// use audit_core::verify::{VerifierState, VerifyError};
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("verify.state");
+    /// assert_eq!(VerifierState::load(&path)?, VerifierState::default()); // none yet
+    /// std::fs::write(&path, "not json\n")?;
+    /// assert!(matches!(VerifierState::load(&path), Err(VerifyError::BadState { line: 1, .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn load(path: &Path) -> Result<VerifierState, VerifyError> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
@@ -356,6 +559,30 @@ impl VerifierState {
     }
 
     /// Write the state file atomically (mode 0600).
+    ///
+    /// ```
+    /// use audit_core::verify::{Verifier, VerifierState, VerifyOptions};
+    /// # use audit_core::keys::SealingKey;
+    /// # use audit_core::record::{Outcome, Record};
+    /// # use audit_core::seal::Sealer;
+    /// # let (sk, vk) = SealingKey::generate("k1", 1024)?;
+    /// # let mut sealer = Sealer::new_chain(sk)?;
+    /// # let mut log = String::new();
+    /// # for action in ["auth.login", "auth.logout", "auth.login"] {
+    /// #     log += &sealer.seal(Record::new(action, Outcome::Success, std::time::UNIX_EPOCH)?)?.line;
+    /// # }
+    /// // `log`: three records sealed by `sealer` (as in the module example); `vk` verifies them.
+    /// let options = VerifyOptions { check_file_headers: false, ..VerifyOptions::default() };
+    /// let mut verifier = Verifier::new(vk.into()).with_options(options);
+    /// let report = verifier.verify_str("mem", &log);
+    /// let state = verifier.updated_state(&report);
+    /// let dir = tempfile::tempdir()?;
+    /// state.save(&dir.path().join("verify.state"))?;
+    /// let text = std::fs::read_to_string(dir.path().join("verify.state"))?;
+    /// assert!(text.contains(r#""seq":2"#));
+    /// assert_eq!(VerifierState::load(&dir.path().join("verify.state"))?, state);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn save(&self, path: &Path) -> Result<(), VerifyError> {
         let mut text = String::new();
         for (chain, (seq, head, at)) in &self.heads {
@@ -372,12 +599,56 @@ impl VerifierState {
     }
 
     /// The remembered head of a chain: (seq, mac).
+    ///
+    /// ```
+    /// use audit_core::verify::{Verifier, VerifyOptions};
+    /// # use audit_core::keys::SealingKey;
+    /// # use audit_core::record::{Outcome, Record};
+    /// # use audit_core::seal::Sealer;
+    /// # let (sk, vk) = SealingKey::generate("k1", 1024)?;
+    /// # let mut sealer = Sealer::new_chain(sk)?;
+    /// # let mut log = String::new();
+    /// # for action in ["auth.login", "auth.logout", "auth.login"] {
+    /// #     log += &sealer.seal(Record::new(action, Outcome::Success, std::time::UNIX_EPOCH)?)?.line;
+    /// # }
+    /// // `log`: three records sealed by `sealer` (as in the module example); `vk` verifies them.
+    /// let options = VerifyOptions { check_file_headers: false, ..VerifyOptions::default() };
+    /// let mut verifier = Verifier::new(vk.into()).with_options(options);
+    /// let report = verifier.verify_str("mem", &log);
+    /// let state = verifier.updated_state(&report);
+    /// let head = sealer.head().unwrap();
+    /// assert_eq!(state.head(&head.chain), Some((2, head.mac.as_str())));
+    /// assert_eq!(state.head("another-chain"), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn head(&self, chain: &str) -> Option<(u64, &str)> {
         self.heads.get(chain).map(|(s, h, _)| (*s, h.as_str()))
     }
 }
 
 /// Options of a verification.
+///
+/// ```
+/// use audit_core::verify::{Verdict, Verifier, VerifyOptions};
+/// # use audit_core::keys::SealingKey;
+/// # use audit_core::record::{Outcome, Record};
+/// # use audit_core::seal::Sealer;
+/// # let (sk, vk) = SealingKey::generate("k1", 1024)?;
+/// # let mut sealer = Sealer::new_chain(sk)?;
+/// # let mut log = String::new();
+/// # for action in ["auth.login", "auth.logout", "auth.login"] {
+/// #     log += &sealer.seal(Record::new(action, Outcome::Success, std::time::UNIX_EPOCH)?)?.line;
+/// # }
+/// // `log`: three records sealed by `sealer` (as in the module example); `vk` verifies them.
+/// // Retention removed the oldest record.
+/// let tail = log.split_inclusive('\n').skip(1).collect::<String>();
+/// let options = VerifyOptions { check_file_headers: false, ..VerifyOptions::default() };
+/// let mut verifier = Verifier::new(vk.into()).with_options(options.clone());
+/// assert_eq!(verifier.verify_str("mem", &tail).verdict(), Verdict::Tampered);
+/// let mut verifier = verifier.with_options(VerifyOptions { allow_partial_head: true, ..options });
+/// assert_eq!(verifier.verify_str("mem", &tail).verdict(), Verdict::Ok);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct VerifyOptions {
     /// Require each line to be byte-for-byte canonical (true for log files). False accepts
@@ -422,6 +693,23 @@ struct BadLine {
 }
 
 /// Verifies logs against a keyring.
+///
+/// ```
+/// use audit_core::keys::SealingKey;
+/// use audit_core::record::{Outcome, Record};
+/// use audit_core::sink::file::{FileLog, FileLogOptions};
+/// use audit_core::verify::{Verdict, Verifier};
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("audit.log");
+/// let (sk, vk) = SealingKey::generate("k1", 1024)?;
+/// let mut log = FileLog::open(&path, sk, FileLogOptions::default())?;
+/// log.append(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+/// drop(log);
+/// let report = Verifier::new(vk.into()).verify_files(&[path])?;
+/// assert_eq!(report.verdict(), Verdict::Ok);
+/// assert_eq!(report.verified, 2); // the file header and the record
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Verifier {
     keyring: Keyring,
     cache: EpochCache,
@@ -458,6 +746,29 @@ impl fmt::Debug for Verifier {
 
 impl Verifier {
     /// A verifier with default options (strict, file headers checked, chain from seq 0).
+    ///
+    /// ```
+    /// use audit_core::keys::{Keyring, SealingKey};
+    /// use audit_core::verify::{Verdict, Verifier, VerifyOptions};
+    /// # use audit_core::record::{Outcome, Record};
+    /// # use audit_core::seal::Sealer;
+    /// # let (sk, vk) = SealingKey::generate("k1", 1024)?;
+    /// # let mut sealer = Sealer::new_chain(sk)?;
+    /// # let mut log = String::new();
+    /// # for action in ["auth.login", "auth.logout", "auth.login"] {
+    /// #     log += &sealer.seal(Record::new(action, Outcome::Success, std::time::UNIX_EPOCH)?)?.line;
+    /// # }
+    /// // `log`: three records sealed by `sealer` (as in the module example); `vk` verifies them.
+    /// let (_, other) = SealingKey::generate("k2", 1024)?;
+    /// let options = VerifyOptions { check_file_headers: false, ..VerifyOptions::default() };
+    /// let mut keyring = Keyring::from(other);
+    /// let mut verifier = Verifier::new(keyring.clone()).with_options(options.clone());
+    /// assert_eq!(verifier.verify_str("mem", &log).verdict(), Verdict::UnknownKey);
+    /// keyring.add(vk)?;
+    /// let mut verifier = Verifier::new(keyring).with_options(options);
+    /// assert_eq!(verifier.verify_str("mem", &log).verdict(), Verdict::Ok);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(keyring: Keyring) -> Verifier {
         Verifier {
             keyring,
@@ -482,18 +793,86 @@ impl Verifier {
     }
 
     /// Set the options.
+    ///
+    /// ```
+    /// use audit_core::verify::{Verdict, Verifier, VerifyOptions};
+    /// # use audit_core::keys::SealingKey;
+    /// # use audit_core::record::{Outcome, Record};
+    /// # use audit_core::seal::Sealer;
+    /// # let (sk, vk) = SealingKey::generate("k1", 1024)?;
+    /// # let mut sealer = Sealer::new_chain(sk)?;
+    /// # let mut log = String::new();
+    /// # for action in ["auth.login", "auth.logout", "auth.login"] {
+    /// #     log += &sealer.seal(Record::new(action, Outcome::Success, std::time::UNIX_EPOCH)?)?.line;
+    /// # }
+    /// // `log`: three records sealed by `sealer` (as in the module example); `vk` verifies them.
+    /// // The same records after a JSON re-serializer added a space.
+    /// let reserialized = log.replacen('{', "{ ", 1);
+    /// let lax = VerifyOptions { strict_canonical: false, check_file_headers: false, ..VerifyOptions::default() };
+    /// let mut verifier = Verifier::new(vk.into()).with_options(lax);
+    /// assert_eq!(verifier.verify_str("mem", &reserialized).verdict(), Verdict::Ok);
+    /// let strict = VerifyOptions { check_file_headers: false, ..VerifyOptions::default() };
+    /// let mut verifier = verifier.with_options(strict);
+    /// assert_eq!(verifier.verify_str("mem", &reserialized).verdict(), Verdict::Tampered);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_options(mut self, options: VerifyOptions) -> Verifier {
         self.options = options;
         self
     }
 
     /// Check the log against these checkpoints (from a witness).
+    ///
+    /// ```
+    /// use audit_core::verify::{Verdict, Verifier, VerifyOptions};
+    /// # use audit_core::keys::SealingKey;
+    /// # use audit_core::record::{Outcome, Record};
+    /// # use audit_core::seal::Sealer;
+    /// # let (sk, vk) = SealingKey::generate("k1", 1024)?;
+    /// # let mut sealer = Sealer::new_chain(sk)?;
+    /// # let mut log = String::new();
+    /// # for action in ["auth.login", "auth.logout", "auth.login"] {
+    /// #     log += &sealer.seal(Record::new(action, Outcome::Success, std::time::UNIX_EPOCH)?)?.line;
+    /// # }
+    /// // `log`: three records sealed by `sealer` (as in the module example); `vk` verifies them.
+    /// let checkpoint = sealer.checkpoint(std::time::UNIX_EPOCH).unwrap(); // vouches for 3 records
+    /// let cut: String = log.split_inclusive('\n').take(2).collect();
+    /// let options = VerifyOptions { check_file_headers: false, ..VerifyOptions::default() };
+    /// let mut verifier = Verifier::new(vk.into()).with_options(options);
+    /// assert_eq!(verifier.verify_str("mem", &cut).verdict(), Verdict::Ok);
+    /// let mut verifier = verifier.with_checkpoints(vec![checkpoint]);
+    /// assert_eq!(verifier.verify_str("mem", &cut).verdict(), Verdict::Truncated);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_checkpoints(mut self, checkpoints: Vec<Checkpoint>) -> Verifier {
         self.checkpoints = checkpoints;
         self
     }
 
     /// Check the log against the state of an earlier verification.
+    ///
+    /// ```
+    /// use audit_core::verify::{Verdict, Verifier, VerifyOptions};
+    /// # use audit_core::keys::SealingKey;
+    /// # use audit_core::record::{Outcome, Record};
+    /// # use audit_core::seal::Sealer;
+    /// # let (sk, vk) = SealingKey::generate("k1", 1024)?;
+    /// # let mut sealer = Sealer::new_chain(sk)?;
+    /// # let mut log = String::new();
+    /// # for action in ["auth.login", "auth.logout", "auth.login"] {
+    /// #     log += &sealer.seal(Record::new(action, Outcome::Success, std::time::UNIX_EPOCH)?)?.line;
+    /// # }
+    /// // `log`: three records sealed by `sealer` (as in the module example); `vk` verifies them.
+    /// let options = VerifyOptions { check_file_headers: false, ..VerifyOptions::default() };
+    /// let mut verifier = Verifier::new(vk.into()).with_options(options);
+    /// let report = verifier.verify_str("mem", &log);
+    /// let state = verifier.updated_state(&report);
+    /// // Later, an older copy of the log (two records of three) is presented.
+    /// let older: String = log.split_inclusive('\n').take(2).collect();
+    /// let mut verifier = verifier.with_state(state);
+    /// assert_eq!(verifier.verify_str("mem", &older).verdict(), Verdict::RolledBack);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_state(mut self, state: VerifierState) -> Verifier {
         self.state = Some(state);
         self
@@ -502,12 +881,57 @@ impl Verifier {
     /// Examine lines (parse, check canonical form and MAC) on this many threads; the chain
     /// is always walked in order on the calling thread, and the report is the same whatever
     /// the number. `0` (the default) uses every available core; inputs under 2 MiB use one.
+    ///
+    /// ```
+    /// use audit_core::verify::{Verifier, VerifyOptions};
+    /// # use audit_core::keys::SealingKey;
+    /// # use audit_core::record::{Outcome, Record};
+    /// # use audit_core::seal::Sealer;
+    /// # let (sk, vk) = SealingKey::generate("k1", 1024)?;
+    /// # let mut sealer = Sealer::new_chain(sk)?;
+    /// # let mut log = String::new();
+    /// # for action in ["auth.login", "auth.logout", "auth.login"] {
+    /// #     log += &sealer.seal(Record::new(action, Outcome::Success, std::time::UNIX_EPOCH)?)?.line;
+    /// # }
+    /// // `log`: three records sealed by `sealer` (as in the module example); `vk` verifies them.
+    /// let options = VerifyOptions { check_file_headers: false, ..VerifyOptions::default() };
+    /// let keyring = audit_core::keys::Keyring::from(vk);
+    /// let mut one = Verifier::new(keyring.clone()).with_options(options.clone()).with_threads(1);
+    /// let mut two = Verifier::new(keyring).with_options(options).with_threads(2);
+    /// assert_eq!(one.verify_str("mem", &log), two.verify_str("mem", &log));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_threads(mut self, threads: usize) -> Verifier {
         self.threads = threads;
         self
     }
 
     /// Call `f` with the number of bytes read so far, after each line.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::sync::Arc;
+    /// use audit_core::verify::{Verifier, VerifyOptions};
+    /// # use audit_core::keys::SealingKey;
+    /// # use audit_core::record::{Outcome, Record};
+    /// # use audit_core::seal::Sealer;
+    /// # let (sk, vk) = SealingKey::generate("k1", 1024)?;
+    /// # let mut sealer = Sealer::new_chain(sk)?;
+    /// # let mut log = String::new();
+    /// # for action in ["auth.login", "auth.logout", "auth.login"] {
+    /// #     log += &sealer.seal(Record::new(action, Outcome::Success, std::time::UNIX_EPOCH)?)?.line;
+    /// # }
+    /// // `log`: three records sealed by `sealer` (as in the module example); `vk` verifies them.
+    /// let read = Arc::new(AtomicU64::new(0));
+    /// let counter = Arc::clone(&read);
+    /// let options = VerifyOptions { check_file_headers: false, ..VerifyOptions::default() };
+    /// let mut verifier = Verifier::new(vk.into())
+    ///     .with_options(options)
+    ///     .on_progress(move |bytes| counter.store(bytes, Ordering::Relaxed));
+    /// verifier.verify_str("mem", &log);
+    /// assert_eq!(read.load(Ordering::Relaxed), log.len() as u64);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn on_progress(mut self, f: impl FnMut(u64) + Send + 'static) -> Verifier {
         self.progress = Some(Box::new(f));
         self
@@ -515,6 +939,27 @@ impl Verifier {
 
     /// The state after a verification: the previous state with this log's head, when the
     /// verdict was OK or INCOMPLETE_TAIL. Save it with [`VerifierState::save`].
+    ///
+    /// ```
+    /// use audit_core::verify::{Verifier, VerifyOptions};
+    /// # use audit_core::keys::SealingKey;
+    /// # use audit_core::record::{Outcome, Record};
+    /// # use audit_core::seal::Sealer;
+    /// # let (sk, vk) = SealingKey::generate("k1", 1024)?;
+    /// # let mut sealer = Sealer::new_chain(sk)?;
+    /// # let mut log = String::new();
+    /// # for action in ["auth.login", "auth.logout", "auth.login"] {
+    /// #     log += &sealer.seal(Record::new(action, Outcome::Success, std::time::UNIX_EPOCH)?)?.line;
+    /// # }
+    /// // `log`: three records sealed by `sealer` (as in the module example); `vk` verifies them.
+    /// let options = VerifyOptions { check_file_headers: false, ..VerifyOptions::default() };
+    /// let mut verifier = Verifier::new(vk.into()).with_options(options);
+    /// let tampered = verifier.verify_str("mem", &log.replacen("auth.login", "auth.logon", 1));
+    /// assert_eq!(verifier.updated_state(&tampered).head(sealer.chain_id()), None);
+    /// let ok = verifier.verify_str("mem", &log);
+    /// assert_eq!(verifier.updated_state(&ok).head(sealer.chain_id()).map(|(seq, _)| seq), Some(2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn updated_state(&self, report: &Report) -> VerifierState {
         let mut state = self.state.clone().unwrap_or_default();
         if matches!(report.verdict(), Verdict::Ok | Verdict::IncompleteTail) {
@@ -531,6 +976,24 @@ impl Verifier {
     /// Verify a log held in memory. `name` labels the findings and, unless
     /// [`VerifyOptions::check_file_headers`] is off, must be the file name the first
     /// record's header names.
+    ///
+    /// ```
+    /// use audit_core::keys::SealingKey;
+    /// use audit_core::record::{Outcome, Record};
+    /// use audit_core::sink::file::{FileLog, FileLogOptions};
+    /// use audit_core::verify::{Verdict, Verifier};
+    /// let dir = tempfile::tempdir()?;
+    /// let (sk, vk) = SealingKey::generate("k1", 1024)?;
+    /// # let mut log = FileLog::open(&dir.path().join("audit.log"), sk, FileLogOptions::default())?;
+    /// # log.append(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+    /// # drop(log);
+    /// let text = std::fs::read_to_string(dir.path().join("audit.log"))?;
+    /// let mut verifier = Verifier::new(vk.into());
+    /// assert_eq!(verifier.verify_str("audit.log", &text).verdict(), Verdict::Ok);
+    /// // The header binds the file's name: the same lines under another name do not verify.
+    /// assert_eq!(verifier.verify_str("renamed.log", &text).verdict(), Verdict::Tampered);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn verify_str(&mut self, name: &str, text: &str) -> Report {
         self.begin();
         let mut input = text.as_bytes();
@@ -540,6 +1003,26 @@ impl Verifier {
     }
 
     /// Verify files in order (a rotated log: oldest first).
+    ///
+    /// ```
+    /// use audit_core::keys::SealingKey;
+    /// use audit_core::record::{Outcome, Record};
+    /// use audit_core::sink::file::{FileLog, FileLogOptions};
+    /// use audit_core::verify::{log_files_in, Verdict, Verifier};
+    /// let dir = tempfile::tempdir()?;
+    /// let (sk, vk) = SealingKey::generate("k1", 1024)?;
+    /// let mut log = FileLog::open_dir(dir.path(), "audit", sk, FileLogOptions::default())?;
+    /// log.append(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+    /// log.rotate()?;
+    /// log.append(Record::new("auth.logout", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+    /// drop(log);
+    /// let mut files = log_files_in(dir.path())?;
+    /// let mut verifier = Verifier::new(vk.into());
+    /// assert_eq!(verifier.verify_files(&files)?.verdict(), Verdict::Ok);
+    /// files.reverse(); // newest first: the chain does not link
+    /// assert_eq!(verifier.verify_files(&files)?.verdict(), Verdict::Tampered);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn verify_files(&mut self, paths: &[PathBuf]) -> Result<Report, VerifyError> {
         let mut files = Vec::with_capacity(paths.len());
         for p in paths {
@@ -564,6 +1047,23 @@ impl Verifier {
     }
 
     /// Verify every log file of a directory, in name order (see [`log_files_in`]).
+    ///
+    /// ```
+    /// use audit_core::keys::SealingKey;
+    /// use audit_core::record::{Outcome, Record};
+    /// use audit_core::sink::file::{FileLog, FileLogOptions};
+    /// use audit_core::verify::{Verdict, Verifier};
+    /// let dir = tempfile::tempdir()?;
+    /// let (sk, vk) = SealingKey::generate("k1", 1024)?;
+    /// # let mut log = FileLog::open_dir(dir.path(), "audit", sk, FileLogOptions::default())?;
+    /// # log.append(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+    /// # drop(log);
+    /// std::fs::write(dir.path().join("verify.state"), "")?; // not a log file: skipped
+    /// let report = Verifier::new(vk.into()).verify_dir(dir.path())?;
+    /// assert_eq!(report.verdict(), Verdict::Ok);
+    /// assert_eq!(report.files.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn verify_dir(&mut self, dir: &Path) -> Result<Report, VerifyError> {
         let files = log_files_in(dir)?;
         self.verify_files(&files)
@@ -1839,6 +2339,18 @@ fn describe_parse_error(e: &canonical::ParseError) -> String {
 
 /// The log files of a directory, in name order: regular files whose names do not start
 /// with `.` and do not end in `.tmp`, `.key`, `.state` or `.witness`.
+///
+/// ```
+/// use audit_core::verify::{log_files_in, VerifyError};
+/// let dir = tempfile::tempdir()?;
+/// assert!(matches!(log_files_in(dir.path()), Err(VerifyError::NoFiles(_))));
+/// for name in ["audit-1.log", "audit-0.log", "writer.key", "audit.log.tmp", ".lock"] {
+///     std::fs::write(dir.path().join(name), "")?;
+/// }
+/// let names: Vec<_> = log_files_in(dir.path())?.iter().map(|p| p.file_name().unwrap().to_owned()).collect();
+/// assert_eq!(names, ["audit-0.log", "audit-1.log"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn log_files_in(dir: &Path) -> Result<Vec<PathBuf>, VerifyError> {
     let io = |source| VerifyError::Io {
         path: dir.to_owned(),
