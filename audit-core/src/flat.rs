@@ -176,6 +176,21 @@ thread_local! {
 }
 
 /// One audited action, as the members set on it, in order (see the [module docs](self)).
+///
+/// ```
+/// use audit_core::flat::FlatRecord;
+/// use audit_core::record::Outcome;
+/// let at = std::time::UNIX_EPOCH;
+/// let mut a = FlatRecord::new("file.delete", Outcome::Success, at)?;
+/// a.set_actor("alice");
+/// a.set_resource("report.pdf");
+/// let mut b = FlatRecord::new("file.delete", Outcome::Success, at)?;
+/// b.set_resource("report.pdf");
+/// b.set_actor("alice");
+/// assert_ne!(a, b); // the members, in the order they were set
+/// assert_eq!(a.into_record(), b.into_record()); // the same record
+/// # Ok::<(), audit_core::record::RecordError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FlatRecord {
     pub(crate) members: Vec<Member>,

@@ -88,6 +88,15 @@ pub fn format_timestamp(t: SystemTime) -> String {
 }
 
 /// Parse an RFC 3339 timestamp (any precision, `Z` or offset-free UTC).
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use audit_core::time::parse_timestamp;
+/// let t = UNIX_EPOCH + Duration::from_millis(1500);
+/// assert_eq!(parse_timestamp("1970-01-01T00:00:01.5Z"), Some(t));
+/// assert_eq!(parse_timestamp("1970-01-01T00:00:01.500000"), Some(t)); // no `Z`: UTC
+/// assert_eq!(parse_timestamp("yesterday"), None);
+/// ```
 pub fn parse_timestamp(s: &str) -> Option<SystemTime> {
     humantime::parse_rfc3339_weak(s).ok()
 }
