@@ -37,12 +37,44 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 /// The least number of key bytes accepted.
+///
+/// ```
+/// use audit_core::keys::{KeyError, VerificationKey, MIN_KEY_BYTES};
+/// let short = [0u8; MIN_KEY_BYTES - 1];
+/// let err = VerificationKey::from_bytes("k1", 1024, &short).unwrap_err();
+/// assert!(matches!(err, KeyError::TooShort { len: 31, .. }));
+/// ```
 pub const MIN_KEY_BYTES: usize = 32;
 /// The default number of records per epoch.
+///
+/// ```
+/// use audit_core::keys::{SealingKey, DEFAULT_EPOCH_LEN};
+/// let (sealing, _) = SealingKey::generate("k1", DEFAULT_EPOCH_LEN)?;
+/// assert_eq!(sealing.epoch_of(DEFAULT_EPOCH_LEN - 1), 0);
+/// assert_eq!(sealing.epoch_of(DEFAULT_EPOCH_LEN), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const DEFAULT_EPOCH_LEN: u64 = 1024;
 /// Prefix of a verification key's text form.
+///
+/// ```
+/// use audit_core::keys::{SealingKey, VERIFICATION_PREFIX};
+/// let (_, verification) = SealingKey::generate("k1", 1024)?;
+/// assert!(verification.to_text().starts_with(VERIFICATION_PREFIX));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const VERIFICATION_PREFIX: &str = "audit-vk-v1";
 /// Prefix of a sealing key's text form (the writer's state file).
+///
+/// ```
+/// use audit_core::keys::{KeyError, SealingKey, SEALING_PREFIX};
+/// let (sealing, verification) = SealingKey::generate("k1", 1024)?;
+/// assert!(sealing.to_text().starts_with(SEALING_PREFIX));
+/// // A verification key's text cannot be read as a sealing key.
+/// let err = verification.to_text().parse::<SealingKey>().unwrap_err();
+/// assert!(matches!(err, KeyError::Malformed { what: "sealing key", .. }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const SEALING_PREFIX: &str = "audit-sk-v1";
 
 const EVOLVE_LABEL: &[u8] = b"audit-log/v1/evolve";
@@ -51,6 +83,13 @@ const MAC_LABEL: &[u8] = b"audit-log/v1/mac";
 type HmacSha256 = Hmac<Sha256>;
 
 /// Everything that can go wrong with keys.
+///
+/// ```
+/// use audit_core::keys::{KeyError, VerificationKey};
+/// let err = "audit-vk-v1:k1:1024".parse::<VerificationKey>().unwrap_err();
+/// assert!(matches!(err, KeyError::Malformed { reason: "the key bytes are missing", .. }));
+/// assert!(err.to_string().contains("expected `audit-vk-v1:<kid>:<epoch_len>:"));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyError {
@@ -116,6 +155,13 @@ pub enum KeyError {
 }
 
 /// Check a key id.
+///
+/// ```
+/// use audit_core::keys::{validate_kid, KeyError};
+/// assert!(validate_kid("2024-q1.writer_a").is_ok());
+/// assert!(matches!(validate_kid("k 1"), Err(KeyError::InvalidKid(_))));
+/// assert!(matches!(validate_kid(""), Err(KeyError::InvalidKid(_))));
+/// ```
 pub fn validate_kid(kid: &str) -> Result<(), KeyError> {
     let ok = !kid.is_empty()
         && kid.len() <= 64
@@ -150,6 +196,14 @@ fn evolve(key: &[u8]) -> Zeroizing<Vec<u8>> {
 
 /// A keyed HMAC-SHA256 state for one epoch, ready to MAC records (the key schedule is
 /// computed once). Debug shows nothing of the key.
+///
+/// ```
+/// use audit_core::keys::SealingKey;
+/// let (sealing, _) = SealingKey::generate("k1", 1024)?;
+/// let key = sealing.mac_key();
+/// assert_eq!(format!("{key:?}"), "MacKey(..)");
+/// # Ok::<(), audit_core::keys::KeyError>(())
+/// ```
 #[derive(Clone)]
 pub struct MacKey {
     state: HmacSha256,
@@ -165,6 +219,14 @@ impl MacKey {
     }
 
     /// HMAC-SHA256 of `data` under this key.
+    ///
+    /// ```
+    /// # let (sealing, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// let key = sealing.mac_key();
+    /// assert_eq!(key.mac(b"record"), sealing.mac_key().mac(b"record"));
+    /// assert_ne!(key.mac(b"record"), key.mac(b"other record"));
+    /// # Ok::<(), audit_core::keys::KeyError>(())
+    /// ```
     pub fn mac(&self, data: &[u8]) -> [u8; 32] {
         let mut m = self.state.clone();
         m.update(data);
@@ -194,6 +256,15 @@ fn random_bytes(n: usize) -> Result<Zeroizing<Vec<u8>>, KeyError> {
 }
 
 /// A fresh random chain id: 16 random bytes as 32 lowercase hex digits.
+///
+/// ```
+/// use audit_core::keys::random_chain_id;
+/// let chain = random_chain_id()?;
+/// assert_eq!(chain.len(), 32);
+/// assert!(chain.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
+/// assert_ne!(chain, random_chain_id()?);
+/// # Ok::<(), audit_core::keys::KeyError>(())
+/// ```
 pub fn random_chain_id() -> Result<String, KeyError> {
     Ok(hex::encode(&*random_bytes(16)?))
 }
@@ -219,6 +290,15 @@ fn decode_key_hex(
 }
 
 /// The auditor's key for one kid: `K[0]` and the epoch length. Derives every epoch's MAC key.
+///
+/// ```
+/// use audit_core::keys::{SealingKey, VerificationKey};
+/// let (_, verification) = SealingKey::generate("k1", 1024)?;
+/// let read_back: VerificationKey = verification.to_text().parse()?;
+/// // Debug shows the kid and epoch length, never the key.
+/// assert_eq!(format!("{read_back:?}"), r#"VerificationKey { kid: "k1", epoch_len: 1024, .. }"#);
+/// # Ok::<(), audit_core::keys::KeyError>(())
+/// ```
 #[derive(Clone)]
 pub struct VerificationKey {
     kid: String,
@@ -231,6 +311,16 @@ const SK_EXPECTED: &str = "audit-sk-v1:<kid>:<epoch_len>:<epoch>:<hex key of 32+
 
 impl VerificationKey {
     /// A verification key from raw bytes (at least 32).
+    ///
+    /// ```
+    /// use audit_core::keys::{KeyError, VerificationKey};
+    /// # let initial = [0x5a_u8; 32]; // a real key is random: see `SealingKey::generate`
+    /// let key = VerificationKey::from_bytes("k1", 1024, &initial)?;
+    /// assert_eq!(key.kid(), "k1");
+    /// let err = VerificationKey::from_bytes("k1", 0, &initial).unwrap_err();
+    /// assert!(matches!(err, KeyError::InvalidEpochLen(0)));
+    /// # Ok::<(), KeyError>(())
+    /// ```
     pub fn from_bytes(kid: &str, epoch_len: u64, initial: &[u8]) -> Result<Self, KeyError> {
         validate_kid(kid)?;
         validate_epoch_len(epoch_len)?;
@@ -248,16 +338,37 @@ impl VerificationKey {
     }
 
     /// The key id.
+    ///
+    /// ```
+    /// use audit_core::keys::VerificationKey;
+    /// let text = "audit-vk-v1:k1:1024:5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
+    /// let key: VerificationKey = text.parse()?;
+    /// assert_eq!(key.kid(), "k1");
+    /// # Ok::<(), audit_core::keys::KeyError>(())
+    /// ```
     pub fn kid(&self) -> &str {
         &self.kid
     }
 
     /// Records per epoch.
+    ///
+    /// ```
+    /// let (_, verification) = audit_core::keys::SealingKey::generate("k1", 16)?;
+    /// assert_eq!(verification.epoch_len(), 16);
+    /// # Ok::<(), audit_core::keys::KeyError>(())
+    /// ```
     pub fn epoch_len(&self) -> u64 {
         self.epoch_len
     }
 
     /// The epoch of the record at `seq`.
+    ///
+    /// ```
+    /// let (_, verification) = audit_core::keys::SealingKey::generate("k1", 16)?;
+    /// assert_eq!(verification.epoch_of(15), 0);
+    /// assert_eq!(verification.epoch_of(16), 1);
+    /// # Ok::<(), audit_core::keys::KeyError>(())
+    /// ```
     pub fn epoch_of(&self, seq: u64) -> u64 {
         seq / self.epoch_len
     }
@@ -272,6 +383,14 @@ impl VerificationKey {
     }
 
     /// The sealing key a writer starts from (epoch 0).
+    ///
+    /// ```
+    /// let (sealing, verification) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// let restarted = verification.to_sealing_key();
+    /// assert_eq!((restarted.kid(), restarted.epoch()), ("k1", 0));
+    /// assert_eq!(restarted.mac_key().mac(b"record"), sealing.mac_key().mac(b"record"));
+    /// # Ok::<(), audit_core::keys::KeyError>(())
+    /// ```
     pub fn to_sealing_key(&self) -> SealingKey {
         SealingKey {
             kid: self.kid.clone(),
@@ -282,6 +401,16 @@ impl VerificationKey {
     }
 
     /// The text form `audit-vk-v1:<kid>:<epoch_len>:<hex>`. Handle it as a secret.
+    ///
+    /// ```
+    /// use audit_core::keys::{SealingKey, VerificationKey};
+    /// let (_, verification) = SealingKey::generate("k1", 1024)?;
+    /// let text = verification.to_text(); // a secret: store it offline, never log it
+    /// assert!(text.starts_with("audit-vk-v1:k1:1024:"));
+    /// let read_back: VerificationKey = text.parse()?;
+    /// assert_eq!((read_back.kid(), read_back.epoch_len()), ("k1", 1024));
+    /// # Ok::<(), audit_core::keys::KeyError>(())
+    /// ```
     pub fn to_text(&self) -> Zeroizing<String> {
         Zeroizing::new(format!(
             "{VERIFICATION_PREFIX}:{}:{}:{}",
@@ -330,6 +459,16 @@ impl fmt::Debug for VerificationKey {
 }
 
 /// The writer's key: the current epoch key of one kid. Evolves forward only.
+///
+/// ```
+/// use audit_core::keys::SealingKey;
+/// let (sealing, _) = SealingKey::generate("k1", 1024)?;
+/// let text = sealing.to_text();
+/// let key_hex = text.rsplit(':').next().unwrap();
+/// // Debug shows the kid, epoch length and epoch, never the key bytes.
+/// assert!(!format!("{sealing:?}").contains(key_hex));
+/// # Ok::<(), audit_core::keys::KeyError>(())
+/// ```
 pub struct SealingKey {
     kid: String,
     epoch_len: u64,
@@ -340,6 +479,14 @@ pub struct SealingKey {
 impl SealingKey {
     /// Generate a new random 32-byte key: returns the writer's sealing key (epoch 0) and the
     /// auditor's verification key.
+    ///
+    /// ```
+    /// use audit_core::keys::{KeyError, SealingKey};
+    /// let (sealing, verification) = SealingKey::generate("k1", 1024)?;
+    /// assert_eq!((sealing.kid(), sealing.epoch()), (verification.kid(), 0));
+    /// assert!(matches!(SealingKey::generate("k 1", 1024), Err(KeyError::InvalidKid(_))));
+    /// # Ok::<(), KeyError>(())
+    /// ```
     pub fn generate(kid: &str, epoch_len: u64) -> Result<(SealingKey, VerificationKey), KeyError> {
         let bytes = random_bytes(32)?;
         let vk = VerificationKey::from_bytes(kid, epoch_len, &bytes)?;
@@ -347,27 +494,64 @@ impl SealingKey {
     }
 
     /// The key id.
+    ///
+    /// ```
+    /// let (sealing, _) = audit_core::keys::SealingKey::generate("writer-1", 1024)?;
+    /// assert_eq!(sealing.kid(), "writer-1");
+    /// # Ok::<(), audit_core::keys::KeyError>(())
+    /// ```
     pub fn kid(&self) -> &str {
         &self.kid
     }
 
     /// Records per epoch.
+    ///
+    /// ```
+    /// let (sealing, _) = audit_core::keys::SealingKey::generate("k1", 16)?;
+    /// assert_eq!(sealing.epoch_len(), 16);
+    /// # Ok::<(), audit_core::keys::KeyError>(())
+    /// ```
     pub fn epoch_len(&self) -> u64 {
         self.epoch_len
     }
 
     /// The epoch whose key this is.
+    ///
+    /// ```
+    /// let (mut sealing, _) = audit_core::keys::SealingKey::generate("k1", 16)?;
+    /// assert_eq!(sealing.epoch(), 0);
+    /// sealing.advance_to(2)?;
+    /// assert_eq!(sealing.epoch(), 2);
+    /// # Ok::<(), audit_core::keys::KeyError>(())
+    /// ```
     pub fn epoch(&self) -> u64 {
         self.epoch
     }
 
     /// The epoch of the record at `seq`.
+    ///
+    /// ```
+    /// let (sealing, _) = audit_core::keys::SealingKey::generate("k1", 4)?;
+    /// assert_eq!(sealing.epoch_of(3), 0);
+    /// assert_eq!(sealing.epoch_of(4), 1);
+    /// # Ok::<(), audit_core::keys::KeyError>(())
+    /// ```
     pub fn epoch_of(&self, seq: u64) -> u64 {
         seq / self.epoch_len
     }
 
     /// Evolve forward to `epoch`, erasing every earlier epoch key. Returns whether the key
     /// changed (then a persisted state file must be rewritten).
+    ///
+    /// ```
+    /// use audit_core::keys::{KeyError, SealingKey};
+    /// let (mut sealing, _) = SealingKey::generate("k1", 4)?;
+    /// assert!(sealing.advance_to(3)?); // changed: rewrite the state file
+    /// assert!(!sealing.advance_to(3)?);
+    /// let err = sealing.advance_to(2).unwrap_err();
+    /// assert!(matches!(err, KeyError::EpochBehind { have: 3, want: 2, .. }));
+    /// # Ok::<(), KeyError>(())
+    /// ```
     pub fn advance_to(&mut self, epoch: u64) -> Result<bool, KeyError> {
         if epoch < self.epoch {
             return Err(KeyError::EpochBehind {
@@ -385,11 +569,31 @@ impl SealingKey {
     }
 
     /// The MAC key of the current epoch.
+    ///
+    /// ```
+    /// let (mut sealing, verification) = audit_core::keys::SealingKey::generate("k1", 4)?;
+    /// let epoch_0 = sealing.mac_key().mac(b"record");
+    /// assert_eq!(verification.to_sealing_key().mac_key().mac(b"record"), epoch_0);
+    /// sealing.advance_to(1)?;
+    /// assert_ne!(sealing.mac_key().mac(b"record"), epoch_0);
+    /// # Ok::<(), audit_core::keys::KeyError>(())
+    /// ```
     pub fn mac_key(&self) -> MacKey {
         MacKey::for_epoch_key(&self.key)
     }
 
     /// The text form `audit-sk-v1:<kid>:<epoch_len>:<epoch>:<hex>`. Handle it as a secret.
+    ///
+    /// ```
+    /// use audit_core::keys::SealingKey;
+    /// let (mut sealing, _) = SealingKey::generate("k1", 1024)?;
+    /// sealing.advance_to(3)?;
+    /// let text = sealing.to_text(); // a secret: the writer's state file holds it
+    /// assert!(text.starts_with("audit-sk-v1:k1:1024:3:"));
+    /// let read_back: SealingKey = text.parse()?;
+    /// assert_eq!(read_back.mac_key().mac(b"record"), sealing.mac_key().mac(b"record"));
+    /// # Ok::<(), audit_core::keys::KeyError>(())
+    /// ```
     pub fn to_text(&self) -> Zeroizing<String> {
         Zeroizing::new(format!(
             "{SEALING_PREFIX}:{}:{}:{}:{}",
@@ -403,6 +607,18 @@ impl SealingKey {
     /// Read a sealing key from the environment variable `var` (its text form). A key from the
     /// environment evolves in memory only: the variable keeps the old key, so prefer a state
     /// file where forward integrity across restarts matters.
+    ///
+    /// ```
+    /// use audit_core::keys::{KeyError, SealingKey};
+    /// # let (key, _) = SealingKey::generate("k1", 1024)?;
+    /// # std::env::set_var("DOC_AUDIT_SEALING_KEY", key.to_text().as_str());
+    /// // DOC_AUDIT_SEALING_KEY holds a sealing key's text form.
+    /// let sealing = SealingKey::from_env("DOC_AUDIT_SEALING_KEY")?;
+    /// assert_eq!(sealing.kid(), "k1");
+    /// let err = SealingKey::from_env("DOC_AUDIT_UNSET").unwrap_err();
+    /// assert!(matches!(err, KeyError::MissingEnv(_)));
+    /// # Ok::<(), KeyError>(())
+    /// ```
     pub fn from_env(var: &str) -> Result<SealingKey, KeyError> {
         let text =
             Zeroizing::new(std::env::var(var).map_err(|_| KeyError::MissingEnv(var.to_owned()))?);
@@ -410,6 +626,23 @@ impl SealingKey {
     }
 
     /// Load the writer's state file. Refuses a file readable by group or others.
+    ///
+    /// ```
+    /// use audit_core::keys::{KeyError, SealingKey};
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("writer.key");
+    /// # let (key, _) = SealingKey::generate("k1", 1024)?;
+    /// # key.store(&path)?;
+    /// assert_eq!(SealingKey::load(&path)?.kid(), "k1");
+    /// #[cfg(unix)]
+    /// {
+    ///     use std::os::unix::fs::PermissionsExt;
+    ///     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))?;
+    ///     let err = SealingKey::load(&path).unwrap_err();
+    ///     assert!(matches!(err, KeyError::InsecurePermissions { mode: 0o644, .. }));
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn load(path: &Path) -> Result<SealingKey, KeyError> {
         let io = |source| KeyError::Io {
             path: path.to_owned(),
@@ -423,6 +656,22 @@ impl SealingKey {
 
     /// Write the state file atomically (temporary file, fsync, rename, fsync of the
     /// directory), mode 0600.
+    ///
+    /// ```
+    /// use audit_core::keys::SealingKey;
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("writer.key");
+    /// let (mut sealing, _) = SealingKey::generate("k1", 1024)?;
+    /// sealing.advance_to(1)?;
+    /// sealing.store(&path)?;
+    /// assert_eq!(SealingKey::load(&path)?.epoch(), 1);
+    /// #[cfg(unix)]
+    /// {
+    ///     use std::os::unix::fs::PermissionsExt;
+    ///     assert_eq!(std::fs::metadata(&path)?.permissions().mode() & 0o777, 0o600);
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn store(&self, path: &Path) -> Result<(), KeyError> {
         write_private_atomic(path, self.to_text().as_bytes())
     }
@@ -526,6 +775,16 @@ pub(crate) fn write_private_atomic(path: &Path, bytes: &[u8]) -> Result<(), KeyE
 }
 
 /// Verification keys by kid.
+///
+/// ```
+/// use audit_core::keys::{Keyring, SealingKey};
+/// let (_, verification) = SealingKey::generate("k1", 1024)?;
+/// let ring = Keyring::from(verification);
+/// assert!(ring.get("k1").is_some());
+/// // Debug shows kids, never key bytes.
+/// assert!(format!("{ring:?}").contains(r#"kid: "k1""#));
+/// # Ok::<(), audit_core::keys::KeyError>(())
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct Keyring {
     keys: BTreeMap<String, VerificationKey>,
@@ -533,11 +792,27 @@ pub struct Keyring {
 
 impl Keyring {
     /// An empty keyring.
+    ///
+    /// ```
+    /// let ring = audit_core::keys::Keyring::new();
+    /// assert!(ring.is_empty());
+    /// ```
     pub fn new() -> Keyring {
         Keyring::default()
     }
 
     /// Add a key; a second, different key with the same kid is refused.
+    ///
+    /// ```
+    /// use audit_core::keys::{KeyError, Keyring, SealingKey};
+    /// let (_, first) = SealingKey::generate("k1", 1024)?;
+    /// let (_, other) = SealingKey::generate("k1", 1024)?;
+    /// let mut ring = Keyring::new();
+    /// ring.add(first.clone())?;
+    /// ring.add(first)?; // the same key again: accepted
+    /// assert!(matches!(ring.add(other), Err(KeyError::DuplicateKid(kid)) if kid == "k1"));
+    /// # Ok::<(), KeyError>(())
+    /// ```
     pub fn add(&mut self, key: VerificationKey) -> Result<(), KeyError> {
         if let Some(old) = self.keys.get(&key.kid) {
             if old.initial != key.initial || old.epoch_len != key.epoch_len {
@@ -550,22 +825,61 @@ impl Keyring {
     }
 
     /// The key with this kid.
+    ///
+    /// ```
+    /// use audit_core::keys::{Keyring, SealingKey};
+    /// let (_, verification) = SealingKey::generate("k1", 16)?;
+    /// let ring = Keyring::from(verification);
+    /// assert_eq!(ring.get("k1").map(|k| k.epoch_len()), Some(16));
+    /// assert!(ring.get("k2").is_none());
+    /// # Ok::<(), audit_core::keys::KeyError>(())
+    /// ```
     pub fn get(&self, kid: &str) -> Option<&VerificationKey> {
         self.keys.get(kid)
     }
 
     /// The kids held.
+    ///
+    /// ```
+    /// use audit_core::keys::{Keyring, SealingKey};
+    /// let mut ring = Keyring::new();
+    /// for kid in ["k2", "k1"] {
+    ///     ring.add(SealingKey::generate(kid, 1024)?.1)?;
+    /// }
+    /// assert_eq!(ring.kids().collect::<Vec<_>>(), ["k1", "k2"]);
+    /// # Ok::<(), audit_core::keys::KeyError>(())
+    /// ```
     pub fn kids(&self) -> impl Iterator<Item = &str> {
         self.keys.keys().map(String::as_str)
     }
 
     /// Whether the ring is empty.
+    ///
+    /// ```
+    /// use audit_core::keys::{Keyring, SealingKey};
+    /// let mut ring = Keyring::new();
+    /// assert!(ring.is_empty());
+    /// ring.add(SealingKey::generate("k1", 1024)?.1)?;
+    /// assert!(!ring.is_empty());
+    /// # Ok::<(), audit_core::keys::KeyError>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
 
     /// Parse a keyring text: one verification key per line; blank lines and lines starting
     /// with `#` are ignored.
+    ///
+    /// ```
+    /// use audit_core::keys::{KeyError, Keyring, SealingKey};
+    /// # let (_, verification) = SealingKey::generate("k1", 1024)?;
+    /// let text = format!("# auditors' keys\n\n{}\n", verification.to_text().as_str());
+    /// let ring = Keyring::parse(&text)?;
+    /// assert_eq!(ring.kids().collect::<Vec<_>>(), ["k1"]);
+    /// let err = Keyring::parse("audit-vk-v1:k1:1024:not-hex").unwrap_err();
+    /// assert!(matches!(err, KeyError::Malformed { .. }));
+    /// # Ok::<(), KeyError>(())
+    /// ```
     pub fn parse(text: &str) -> Result<Keyring, KeyError> {
         let mut ring = Keyring::new();
         for line in text.lines().map(str::trim) {
@@ -578,6 +892,18 @@ impl Keyring {
     }
 
     /// Load a keyring file (see [`Keyring::parse`]).
+    ///
+    /// ```
+    /// use audit_core::keys::{KeyError, Keyring, SealingKey};
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("auditors.keys");
+    /// # let (_, verification) = SealingKey::generate("k1", 1024)?;
+    /// # std::fs::write(&path, verification.to_text().as_bytes())?;
+    /// assert!(Keyring::load(&path)?.get("k1").is_some());
+    /// let err = Keyring::load(&dir.path().join("missing.keys")).unwrap_err();
+    /// assert!(matches!(err, KeyError::Io { .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn load(path: &Path) -> Result<Keyring, KeyError> {
         let text = Zeroizing::new(fs::read_to_string(path).map_err(|source| KeyError::Io {
             path: path.to_owned(),
@@ -587,6 +913,18 @@ impl Keyring {
     }
 
     /// Read a keyring from an environment variable (keys separated by newlines or `,`).
+    ///
+    /// ```
+    /// use audit_core::keys::{Keyring, SealingKey};
+    /// # let (_, k1) = SealingKey::generate("k1", 1024)?;
+    /// # let (_, k2) = SealingKey::generate("k2", 1024)?;
+    /// # let value = format!("{},{}", k1.to_text().as_str(), k2.to_text().as_str());
+    /// # std::env::set_var("DOC_AUDIT_KEYRING", value);
+    /// // DOC_AUDIT_KEYRING holds two verification keys, separated by a comma.
+    /// let ring = Keyring::from_env("DOC_AUDIT_KEYRING")?;
+    /// assert_eq!(ring.kids().collect::<Vec<_>>(), ["k1", "k2"]);
+    /// # Ok::<(), audit_core::keys::KeyError>(())
+    /// ```
     pub fn from_env(var: &str) -> Result<Keyring, KeyError> {
         let text =
             Zeroizing::new(std::env::var(var).map_err(|_| KeyError::MissingEnv(var.to_owned()))?);
