@@ -40,6 +40,19 @@ use crate::seal::ChainHead;
 use crate::signing::{decode_mac, encode_mac, mac_matches};
 
 /// A signed chain head.
+///
+/// ```
+/// use audit_core::{keys::SealingKey, seal::Sealer};
+/// # use audit_core::record::{Outcome, Record};
+/// let mut sealer = Sealer::with_chain_id(SealingKey::generate("k1", 1024)?.0, "c1")?;
+/// for _ in 0..3 {
+///     sealer.seal(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+/// }
+/// let cp = sealer.checkpoint(std::time::UNIX_EPOCH).unwrap();
+/// assert_eq!((cp.chain.as_str(), cp.seq, cp.count), ("c1", 2, 3));
+/// assert_eq!(cp.head, sealer.head().unwrap().mac);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Checkpoint {
     /// The chain id.
@@ -61,6 +74,20 @@ pub struct Checkpoint {
 }
 
 /// Why a checkpoint is not usable.
+///
+/// ```
+/// use audit_core::checkpoint::{Checkpoint, CheckpointError};
+/// use audit_core::keys::{Keyring, SealingKey};
+/// # use audit_core::{record::{Outcome, Record}, seal::Sealer};
+/// # let mut sealer = Sealer::new_chain(SealingKey::generate("k1", 1024)?.0)?;
+/// # sealer.seal(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+/// let cp = sealer.checkpoint(std::time::UNIX_EPOCH).unwrap(); // signed with kid k1
+/// let (_, other) = SealingKey::generate("k2", 1024)?;
+/// let err = cp.verify(&Keyring::from(other)).unwrap_err();
+/// assert!(matches!(err, CheckpointError::UnknownKey(kid) if kid == "k1"));
+/// assert!(matches!(Checkpoint::parse_line("{}"), Err(CheckpointError::Malformed(_))));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CheckpointError {
@@ -129,6 +156,17 @@ impl Checkpoint {
     }
 
     /// The canonical line (without newline).
+    ///
+    /// ```
+    /// # use audit_core::{keys::SealingKey, record::{Outcome, Record}, seal::Sealer};
+    /// # let mut sealer = Sealer::new_chain(SealingKey::generate("k1", 1024)?.0)?;
+    /// # sealer.seal(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+    /// let cp = sealer.checkpoint(std::time::UNIX_EPOCH).unwrap();
+    /// let line = cp.to_line();
+    /// assert!(line.starts_with(r#"{"@timestamp":"1970-01-01T00:00:00.000000Z","checkpoint":{"#));
+    /// assert!(line.ends_with(&format!(r#""mac":"{}"}}"#, cp.mac)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn to_line(&self) -> String {
         let mut body = self.body();
         body.insert("mac", self.mac.as_str());
@@ -136,6 +174,20 @@ impl Checkpoint {
     }
 
     /// Parse one witness line (strict canonical JSON).
+    ///
+    /// ```
+    /// use audit_core::checkpoint::{Checkpoint, CheckpointError};
+    /// # use audit_core::{keys::SealingKey, record::{Outcome, Record}, seal::Sealer};
+    /// # let mut sealer = Sealer::new_chain(SealingKey::generate("k1", 1024)?.0)?;
+    /// # sealer.seal(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+    /// # let cp = sealer.checkpoint(std::time::UNIX_EPOCH).unwrap();
+    /// let line = cp.to_line();
+    /// assert_eq!(Checkpoint::parse_line(&line)?, cp);
+    /// // Not canonical (a space after the first `{`): refused.
+    /// let loose = line.replacen('{', "{ ", 1);
+    /// assert!(matches!(Checkpoint::parse_line(&loose), Err(CheckpointError::Malformed(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn parse_line(line: &str) -> Result<Checkpoint, CheckpointError> {
         let bad = |m: &str| CheckpointError::Malformed(m.to_owned());
         let v = canonical::parse_canonical(line)
@@ -183,6 +235,20 @@ impl Checkpoint {
     }
 
     /// Check the checkpoint's MAC against a keyring.
+    ///
+    /// ```
+    /// use audit_core::{checkpoint::CheckpointError, keys::{Keyring, SealingKey}};
+    /// use audit_core::{record::{Outcome, Record}, seal::Sealer};
+    /// let (sealing, verification) = SealingKey::generate("k1", 1024)?;
+    /// let mut sealer = Sealer::new_chain(sealing)?;
+    /// sealer.seal(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+    /// let mut cp = sealer.checkpoint(std::time::UNIX_EPOCH).unwrap();
+    /// let keyring = Keyring::from(verification);
+    /// cp.verify(&keyring)?;
+    /// cp.count += 1; // a checkpoint altered after it was signed
+    /// assert!(matches!(cp.verify(&keyring), Err(CheckpointError::BadMac { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn verify(&self, keyring: &Keyring) -> Result<(), CheckpointError> {
         self.verify_cached(keyring, &mut EpochCache::default(), u64::MAX)
     }
@@ -217,6 +283,22 @@ impl Checkpoint {
 /// Read every checkpoint line of a witness file. Blank lines are skipped, and so is a
 /// final line without its newline (an append interrupted by a crash); any other malformed
 /// line is an error, since a witness someone edited cannot be trusted.
+///
+/// ```
+/// use std::io::Write;
+/// use audit_core::checkpoint::read_witness;
+/// # use audit_core::{keys::SealingKey, record::{Outcome, Record}, seal::Sealer};
+/// # let mut sealer = Sealer::new_chain(SealingKey::generate("k1", 1024)?.0)?;
+/// # sealer.seal(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+/// # let cp = sealer.checkpoint(std::time::UNIX_EPOCH).unwrap();
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("witness.jsonl");
+/// let mut file = std::fs::File::create(&path)?;
+/// writeln!(file, "{}", cp.to_line())?;
+/// write!(file, "{{\"@timestamp\":")?; // an append cut short by a crash
+/// assert_eq!(read_witness(&path)?, [cp]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn read_witness(path: &Path) -> Result<Vec<Checkpoint>, CheckpointError> {
     let bytes = fs::read(path).map_err(|source| CheckpointError::Io {
         path: path.to_owned(),
@@ -242,6 +324,21 @@ pub fn read_witness(path: &Path) -> Result<Vec<Checkpoint>, CheckpointError> {
 }
 
 /// Append one checkpoint to a witness file (created 0600), fsynced.
+///
+/// ```
+/// use audit_core::checkpoint::{append_witness, read_witness};
+/// # use audit_core::{keys::SealingKey, record::{Outcome, Record}, seal::Sealer};
+/// # let mut sealer = Sealer::new_chain(SealingKey::generate("k1", 1024)?.0)?;
+/// let dir = tempfile::tempdir()?;
+/// let witness = dir.path().join("witness.jsonl");
+/// for _ in 0..2 {
+///     sealer.seal(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+///     append_witness(&witness, &sealer.checkpoint(std::time::UNIX_EPOCH).unwrap())?;
+/// }
+/// let seqs: Vec<u64> = read_witness(&witness)?.iter().map(|cp| cp.seq).collect();
+/// assert_eq!(seqs, [0, 1]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn append_witness(path: &Path, cp: &Checkpoint) -> Result<(), CheckpointError> {
     let io = |source| CheckpointError::Io {
         path: path.to_owned(),

@@ -21,9 +21,27 @@ use crate::canonical::Object;
 use crate::keys::MacKey;
 
 /// `prev` of the record at seq 0: 64 zeros.
+///
+/// ```
+/// use audit_core::{canonical::parse, keys::SealingKey, seal::Sealer, signing::ZERO_MAC};
+/// # use audit_core::record::{Outcome, Record};
+/// let mut sealer = Sealer::new_chain(SealingKey::generate("k1", 1024)?.0)?;
+/// let first = sealer.seal(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+/// let record = parse(first.line.trim_end())?;
+/// assert_eq!(record.get_path("audit.prev").and_then(|p| p.as_str()), Some(ZERO_MAC));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const ZERO_MAC: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// The bytes a record's MAC covers: its canonical JSON without `audit.mac`.
+///
+/// ```
+/// use audit_core::{canonical::parse, signing::mac_input};
+/// let record = parse(r#"{"event":{"action":"a.b"},"audit":{"seq":0,"mac":"00"}}"#)?;
+/// let input = mac_input(record.as_object().unwrap());
+/// assert_eq!(input, r#"{"audit":{"seq":0},"event":{"action":"a.b"}}"#);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn mac_input(record: &Object) -> String {
     let mut copy = record.clone();
     if let Some(audit) = copy.get_mut("audit").and_then(|a| a.as_object_mut()) {
@@ -40,12 +58,35 @@ pub(crate) fn line_mac(key: &MacKey, line: &[u8], cut: std::ops::Range<usize>) -
 }
 
 /// The MAC of a record (its `audit.mac`, if any, is ignored).
+///
+/// ```
+/// use audit_core::{canonical::parse, keys::SealingKey, seal::Sealer};
+/// use audit_core::signing::{mac_matches, record_mac};
+/// # use audit_core::record::{Outcome, Record};
+/// let (sealing, verification) = SealingKey::generate("k1", 1024)?;
+/// let mut sealer = Sealer::new_chain(sealing)?;
+/// let sealed = sealer.seal(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+/// let record = parse(sealed.line.trim_end())?;
+/// // Seq 0 is in epoch 0, whose key the verification key starts from.
+/// let mac = record_mac(&verification.to_sealing_key().mac_key(), record.as_object().unwrap());
+/// assert!(mac_matches(&mac, &sealed.mac));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn record_mac(key: &MacKey, record: &Object) -> [u8; 32] {
     key.mac(mac_input(record).as_bytes())
 }
 
 /// Compare a MAC with a claimed lowercase-hex MAC in constant time. A claim that is not
 /// 64 lowercase hex digits never matches.
+///
+/// ```
+/// use audit_core::signing::{encode_mac, mac_matches};
+/// let mac = [0xab; 32];
+/// let claimed = encode_mac(&mac);
+/// assert!(mac_matches(&mac, &claimed));
+/// assert!(!mac_matches(&mac, &claimed.to_uppercase()));
+/// assert!(!mac_matches(&mac, &claimed[..62]));
+/// ```
 pub fn mac_matches(mac: &[u8; 32], claimed_hex: &str) -> bool {
     mac_matches_bytes(mac, claimed_hex.as_bytes())
 }
@@ -83,6 +124,13 @@ pub(crate) fn encode_mac_bytes(mac: &[u8; 32]) -> [u8; 64] {
 }
 
 /// Decode 64 lowercase hex digits.
+///
+/// ```
+/// use audit_core::signing::{decode_mac, ZERO_MAC};
+/// assert_eq!(decode_mac(ZERO_MAC), Some([0; 32]));
+/// assert_eq!(decode_mac(&"AB".repeat(32)), None); // uppercase
+/// assert_eq!(decode_mac("00"), None); // too short
+/// ```
 pub fn decode_mac(hex_text: &str) -> Option<[u8; 32]> {
     /// The value of a lowercase hex digit; 0xFF for any other byte.
     static NIBBLE: [u8; 256] = {
@@ -112,6 +160,13 @@ pub fn decode_mac(hex_text: &str) -> Option<[u8; 32]> {
 }
 
 /// Lowercase hex of a MAC.
+///
+/// ```
+/// use audit_core::signing::{decode_mac, encode_mac};
+/// let mac = [0xab; 32];
+/// assert_eq!(encode_mac(&mac), "ab".repeat(32));
+/// assert_eq!(decode_mac(&encode_mac(&mac)), Some(mac));
+/// ```
 pub fn encode_mac(mac: &[u8; 32]) -> String {
     encode_mac_str(&encode_mac_bytes(mac))
 }
