@@ -26,6 +26,19 @@ use zeroize::Zeroizing;
 use crate::keys::{write_private_atomic, KeyError, SealingKey};
 
 /// How often at most the state file is rewritten, by default: 50 times a second.
+///
+/// ```
+/// use std::time::Duration;
+/// use audit_core::{keys::SealingKey, seal::{Sealer, DEFAULT_KEY_STATE_INTERVAL}};
+/// assert_eq!(DEFAULT_KEY_STATE_INTERVAL, Duration::from_millis(20));
+/// // A writer that wants fewer rewrites: at most 10 a second.
+/// let dir = tempfile::tempdir()?;
+/// let (key, _) = SealingKey::generate("k1", 1024)?;
+/// let sealer = Sealer::new_chain(key)?
+///     .persist_key_every(dir.path().join("writer.key"), DEFAULT_KEY_STATE_INTERVAL * 5)?;
+/// assert_eq!(sealer.key().kid(), "k1");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(20);
 
 /// Rewrites one state file from a thread of its own (see the [module docs](self)).

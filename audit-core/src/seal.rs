@@ -37,9 +37,29 @@ use crate::record::Record;
 use crate::signing::{decode_mac, encode_mac_bytes, ZERO_MAC};
 
 /// The format version written in `audit.v`.
+///
+/// ```
+/// use audit_core::{canonical::parse, keys::SealingKey, seal::{Sealer, FORMAT_VERSION}};
+/// # use audit_core::record::{Outcome, Record};
+/// let mut sealer = Sealer::new_chain(SealingKey::generate("k1", 1024)?.0)?;
+/// let sealed = sealer.seal(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+/// let v = parse(sealed.line.trim_end())?.get_path("audit.v").and_then(|v| v.as_i64());
+/// assert_eq!(v, Some(FORMAT_VERSION));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const FORMAT_VERSION: i64 = 1;
 
 /// Where a chain stands: its id, the last sealed `seq` and that record's MAC.
+///
+/// ```
+/// use audit_core::{keys::SealingKey, seal::{ChainHead, Sealer}};
+/// # use audit_core::record::{Outcome, Record};
+/// let mut sealer = Sealer::with_chain_id(SealingKey::generate("k1", 1024)?.0, "c1")?;
+/// let sealed = sealer.seal(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+/// let head = ChainHead { chain: "c1".into(), seq: 0, mac: sealed.mac };
+/// assert_eq!(sealer.head(), Some(head));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChainHead {
     /// The chain id.
@@ -51,6 +71,16 @@ pub struct ChainHead {
 }
 
 /// A sealed record.
+///
+/// ```
+/// # use audit_core::{keys::SealingKey, record::{Outcome, Record}, seal::Sealer};
+/// # let mut sealer = Sealer::new_chain(SealingKey::generate("k1", 1024)?.0)?;
+/// let sealed = sealer.seal(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+/// assert_eq!(sealed.seq, 0);
+/// assert!(sealed.line.ends_with('\n'));
+/// assert!(sealed.line.contains(&format!(r#""mac":"{}""#, sealed.mac)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sealed {
     /// Its position in the chain.
@@ -66,6 +96,14 @@ pub struct Sealed {
 /// sealing; [`Writer::submit`](crate::sink::writer::Writer::submit) does it on the caller's
 /// thread, so the one writer thread only splices, MACs and writes (and the record's memory
 /// is freed by the thread that allocated it).
+///
+/// ```
+/// use audit_core::{record::{Outcome, Record}, seal::Unsealed};
+/// let record = Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?;
+/// let unsealed = Unsealed::from(record); // serialized once, sealed later
+/// assert!(unsealed.json().contains(r#""action":"auth.login""#));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Unsealed {
     json: String,
@@ -75,6 +113,15 @@ pub struct Unsealed {
 
 impl Unsealed {
     /// Serialize a record body (any `audit` member is dropped: the sealer writes its own).
+    ///
+    /// ```
+    /// use audit_core::{canonical::Object, seal::Unsealed};
+    /// let mut body = Object::new();
+    /// body.insert("b", 1);
+    /// body.insert("audit", "forged");
+    /// body.insert("a", "x");
+    /// assert_eq!(Unsealed::from_body(body).json(), r#"{"a":"x","b":1}"#);
+    /// ```
     pub fn from_body(mut body: Object) -> Unsealed {
         body.remove("audit");
         let mut json = String::with_capacity(128 + 80 * body.len());
@@ -110,6 +157,14 @@ impl Unsealed {
     }
 
     /// The canonical JSON of the body, without `audit`.
+    ///
+    /// ```
+    /// use audit_core::{canonical::parse, record::{Outcome, Record}, seal::Unsealed};
+    /// let record = Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?;
+    /// let unsealed = Unsealed::from(record.clone());
+    /// assert_eq!(parse(unsealed.json())?.as_object(), Some(record.body()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn json(&self) -> &str {
         &self.json
     }
@@ -129,6 +184,14 @@ impl From<Record> for Unsealed {
 }
 
 /// Why a record could not be sealed.
+///
+/// ```
+/// use audit_core::{keys::SealingKey, seal::{ChainHead, SealError, Sealer}};
+/// let (sealing, _) = SealingKey::generate("k1", 1024)?;
+/// let head = ChainHead { chain: "c1".into(), seq: u64::MAX, mac: "00".repeat(32) };
+/// assert!(matches!(Sealer::resume(sealing, &head), Err(SealError::ChainFull)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SealError {
@@ -146,6 +209,18 @@ pub enum SealError {
 /// The integrity object of a sealed record, checked for form (section 9, step 3 of
 /// `docs/FORMAT.md`): exactly the six members, `v` = 1, a valid chain id and kid, `seq` ≥ 0,
 /// `prev` and `mac` 64 lowercase hex digits. Its MAC is not checked here.
+///
+/// ```
+/// use audit_core::{canonical::parse, seal::Integrity, signing::ZERO_MAC};
+/// # use audit_core::{keys::SealingKey, record::{Outcome, Record}, seal::Sealer};
+/// # let mut sealer = Sealer::with_chain_id(SealingKey::generate("k1", 1024)?.0, "c1")?;
+/// let sealed = sealer.seal(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+/// let record = parse(sealed.line.trim_end())?;
+/// let integrity = Integrity::of(record.as_object().unwrap()).unwrap();
+/// assert_eq!((integrity.chain.as_str(), integrity.seq, integrity.kid.as_str()), ("c1", 0, "k1"));
+/// assert_eq!((integrity.prev.as_str(), integrity.mac), (ZERO_MAC, sealed.mac));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Integrity {
     /// `audit.chain`.
@@ -215,6 +290,17 @@ impl Integrity {
 }
 
 /// Seals records into one chain.
+///
+/// ```
+/// use audit_core::{keys::SealingKey, record::{Outcome, Record}, seal::Sealer};
+/// let mut sealer = Sealer::new_chain(SealingKey::generate("k1", 1024)?.0)?;
+/// let record = || Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH);
+/// let first = sealer.seal(record()?)?;
+/// let second = sealer.seal(record()?)?;
+/// assert_eq!((first.seq, second.seq), (0, 1));
+/// assert!(second.line.contains(&format!(r#""prev":"{}""#, first.mac)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Sealer {
     key: SealingKey,
@@ -233,6 +319,13 @@ pub struct Sealer {
 }
 
 /// Check a chain id: 1 to 64 characters from `0-9 a-z A-Z - _`.
+///
+/// ```
+/// use audit_core::seal::{validate_chain_id, SealError};
+/// assert!(validate_chain_id("00112233445566778899aabbccddeeff").is_ok());
+/// assert!(matches!(validate_chain_id("a b"), Err(SealError::InvalidChainId(_))));
+/// assert!(validate_chain_id(&"a".repeat(65)).is_err());
+/// ```
 pub fn validate_chain_id(chain: &str) -> Result<(), SealError> {
     let ok = !chain.is_empty()
         && chain.len() <= 64
@@ -248,18 +341,50 @@ pub fn validate_chain_id(chain: &str) -> Result<(), SealError> {
 
 impl Sealer {
     /// Start a new chain with a random id.
+    ///
+    /// ```
+    /// use audit_core::{keys::SealingKey, seal::Sealer};
+    /// let sealer = Sealer::new_chain(SealingKey::generate("k1", 1024)?.0)?;
+    /// assert_eq!(sealer.chain_id().len(), 32); // 16 random bytes in hex
+    /// assert_eq!((sealer.next_seq(), sealer.head()), (0, None));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new_chain(key: SealingKey) -> Result<Sealer, SealError> {
         let chain = crate::keys::random_chain_id()?;
         Sealer::with_chain_id(key, &chain)
     }
 
     /// Start a new chain with the given id (deterministic tests, snapshot helpers).
+    ///
+    /// ```
+    /// use audit_core::{keys::SealingKey, seal::{SealError, Sealer}};
+    /// let sealer = Sealer::with_chain_id(SealingKey::generate("k1", 1024)?.0, "orders-1")?;
+    /// assert_eq!(sealer.chain_id(), "orders-1");
+    /// let refused = Sealer::with_chain_id(SealingKey::generate("k1", 1024)?.0, "orders/1");
+    /// assert!(matches!(refused, Err(SealError::InvalidChainId(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_chain_id(key: SealingKey, chain: &str) -> Result<Sealer, SealError> {
         validate_chain_id(chain)?;
         Sealer::at(key, chain.to_owned(), 0, ZERO_MAC.to_owned())
     }
 
     /// Continue an existing chain after `head` (read back from the log's tail).
+    ///
+    /// ```
+    /// use audit_core::{keys::SealingKey, seal::Sealer};
+    /// # use audit_core::record::{Outcome, Record};
+    /// let (sealing, verification) = SealingKey::generate("k1", 2)?;
+    /// let mut sealer = Sealer::new_chain(sealing)?;
+    /// for _ in 0..3 {
+    ///     sealer.seal(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+    /// }
+    /// let head = sealer.head().unwrap(); // as read back from the log's tail
+    /// let resumed = Sealer::resume(verification.to_sealing_key(), &head)?;
+    /// assert_eq!((resumed.chain_id(), resumed.next_seq()), (sealer.chain_id(), 3));
+    /// assert_eq!(resumed.key().epoch(), 1); // evolved to the epoch of seq 3
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn resume(key: SealingKey, head: &ChainHead) -> Result<Sealer, SealError> {
         validate_chain_id(&head.chain)?;
         let next = head.seq.checked_add(1).ok_or(SealError::ChainFull)?;
@@ -298,6 +423,16 @@ impl Sealer {
     /// memory by at most that plus one rewrite. A rewrite that fails
     /// fails the next record sealed after it is known; [`sync_key_state`](Self::sync_key_state)
     /// waits for the rewrites, and dropping the sealer writes the last one.
+    ///
+    /// ```
+    /// use audit_core::{keys::SealingKey, seal::Sealer};
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("writer.key");
+    /// let (key, _) = SealingKey::generate("k1", 1024)?;
+    /// let sealer = Sealer::new_chain(key)?.persist_key_to(&path)?;
+    /// assert_eq!(SealingKey::load(&path)?.kid(), sealer.key().kid()); // written at once
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn persist_key_to(self, path: impl Into<PathBuf>) -> Result<Sealer, SealError> {
         self.persist_key_every(path, DEFAULT_KEY_STATE_INTERVAL)
     }
@@ -363,21 +498,60 @@ impl Sealer {
     }
 
     /// The chain id.
+    ///
+    /// ```
+    /// # use audit_core::{keys::SealingKey, record::{Outcome, Record}, seal::Sealer};
+    /// let mut sealer = Sealer::with_chain_id(SealingKey::generate("k1", 1024)?.0, "c1")?;
+    /// let sealed = sealer.seal(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+    /// assert_eq!(sealer.chain_id(), "c1");
+    /// assert!(sealed.line.contains(r#""chain":"c1""#));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn chain_id(&self) -> &str {
         &self.chain
     }
 
     /// The current sealing key (its Debug shows no key bytes).
+    ///
+    /// ```
+    /// # use audit_core::{keys::SealingKey, record::{Outcome, Record}, seal::Sealer};
+    /// let mut sealer = Sealer::new_chain(SealingKey::generate("k1", 2)?.0)?;
+    /// for _ in 0..3 {
+    ///     sealer.seal(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+    /// }
+    /// let debug = format!("{:?}", sealer.key());
+    /// assert_eq!(debug, r#"SealingKey { kid: "k1", epoch_len: 2, epoch: 1, .. }"#);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn key(&self) -> &SealingKey {
         &self.key
     }
 
     /// The seq the next record will get.
+    ///
+    /// ```
+    /// # use audit_core::{keys::SealingKey, record::{Outcome, Record}, seal::Sealer};
+    /// let mut sealer = Sealer::new_chain(SealingKey::generate("k1", 1024)?.0)?;
+    /// assert_eq!(sealer.next_seq(), 0);
+    /// let sealed = sealer.seal(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+    /// assert_eq!((sealed.seq, sealer.next_seq()), (0, 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn next_seq(&self) -> u64 {
         self.next_seq
     }
 
     /// The head after the last sealed record, or `None` before the first.
+    ///
+    /// ```
+    /// # use audit_core::{keys::SealingKey, record::{Outcome, Record}, seal::Sealer};
+    /// let mut sealer = Sealer::new_chain(SealingKey::generate("k1", 1024)?.0)?;
+    /// assert!(sealer.head().is_none());
+    /// let sealed = sealer.seal(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+    /// let head = sealer.head().unwrap();
+    /// assert_eq!((head.seq, head.mac), (0, sealed.mac));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn head(&self) -> Option<ChainHead> {
         let seq = self.next_seq.checked_sub(1)?;
         Some(ChainHead {
@@ -430,16 +604,52 @@ impl Sealer {
     }
 
     /// Seal a record: assign the next seq, link it to the previous MAC, sign it.
+    ///
+    /// ```
+    /// use audit_core::{canonical::parse, keys::SealingKey, seal::Sealer};
+    /// use audit_core::record::{Outcome, Record};
+    /// let mut sealer = Sealer::new_chain(SealingKey::generate("k1", 1024)?.0)?;
+    /// let mut record = Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?;
+    /// record.set_actor("alice");
+    /// let sealed = sealer.seal(record)?;
+    /// let line = parse(sealed.line.trim_end())?;
+    /// assert_eq!(line.get_path("user.id").and_then(|v| v.as_str()), Some("alice"));
+    /// assert_eq!(line.get_path("audit.seq").and_then(|v| v.as_i64()), Some(0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn seal(&mut self, record: Record) -> Result<Sealed, SealError> {
         self.seal_unsealed(&Unsealed::from(record))
     }
 
     /// Seal a record body (an object without `audit`; any `audit` member is replaced).
+    ///
+    /// ```
+    /// use audit_core::{canonical::Object, keys::SealingKey, seal::Sealer};
+    /// let mut sealer = Sealer::new_chain(SealingKey::generate("k1", 1024)?.0)?;
+    /// let mut body = Object::new();
+    /// body.insert("message", "hello");
+    /// body.insert("audit", "forged");
+    /// let sealed = sealer.seal_body(body)?;
+    /// assert!(sealed.line.starts_with(r#"{"audit":{"chain":"#));
+    /// assert!(!sealed.line.contains("forged"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn seal_body(&mut self, body: Object) -> Result<Sealed, SealError> {
         self.seal_unsealed(&Unsealed::from_body(body))
     }
 
     /// Seal a record already serialized (see [`Unsealed`]).
+    ///
+    /// ```
+    /// use audit_core::{keys::SealingKey, record::{Outcome, Record}, seal::{Sealer, Unsealed}};
+    /// let (sealing, verification) = SealingKey::generate("k1", 1024)?;
+    /// let mut a = Sealer::with_chain_id(sealing, "c1")?;
+    /// let mut b = Sealer::with_chain_id(verification.to_sealing_key(), "c1")?;
+    /// let record = Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?;
+    /// let unsealed = Unsealed::from(record.clone()); // e.g. on the caller's thread
+    /// assert_eq!(a.seal_unsealed(&unsealed)?, b.seal(record)?); // the same line
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn seal_unsealed(&mut self, record: &Unsealed) -> Result<Sealed, SealError> {
         let mut line = Vec::with_capacity(record.json.len() + 300);
         let seq = self.seal_unsealed_into(record, &mut line)?;
@@ -455,6 +665,17 @@ impl Sealer {
     /// Seal a record already serialized and append its newline-terminated line to `out`
     /// (the writer's batch), returning its `seq`: no line of its own is allocated, nothing
     /// is moved once written.
+    ///
+    /// ```
+    /// use audit_core::{keys::SealingKey, record::{Outcome, Record}, seal::{Sealer, Unsealed}};
+    /// let mut sealer = Sealer::new_chain(SealingKey::generate("k1", 1024)?.0)?;
+    /// let unsealed = Unsealed::from(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?);
+    /// let mut batch = Vec::new();
+    /// assert_eq!(sealer.seal_unsealed_into(&unsealed, &mut batch)?, 0);
+    /// assert_eq!(sealer.seal_unsealed_into(&unsealed, &mut batch)?, 1);
+    /// assert_eq!(batch.iter().filter(|&&b| b == b'\n').count(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn seal_unsealed_into(
         &mut self,
         record: &Unsealed,
@@ -521,6 +742,19 @@ impl Sealer {
     }
 
     /// A signed checkpoint of the current head, to publish to a witness.
+    ///
+    /// ```
+    /// use audit_core::{keys::{Keyring, SealingKey}, seal::Sealer};
+    /// # use audit_core::record::{Outcome, Record};
+    /// let (sealing, verification) = SealingKey::generate("k1", 1024)?;
+    /// let mut sealer = Sealer::new_chain(sealing)?;
+    /// assert!(sealer.checkpoint(std::time::UNIX_EPOCH).is_none()); // nothing sealed yet
+    /// sealer.seal(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+    /// let cp = sealer.checkpoint(std::time::UNIX_EPOCH).unwrap();
+    /// cp.verify(&Keyring::from(verification))?;
+    /// assert_eq!(cp.seq, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn checkpoint(&self, at: SystemTime) -> Option<Checkpoint> {
         let head = self.head()?;
         Some(Checkpoint::sign(&head, &self.key, &self.mac_key, at))
