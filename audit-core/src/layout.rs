@@ -53,6 +53,18 @@ const ASK_AGAIN_AFTER: u32 = 16;
 const MAX_MEMBERS: usize = 64;
 
 /// Counters of a [`LayoutCache`].
+///
+/// ```
+/// use audit_core::{flat::FlatRecord, layout::{LayoutCache, LayoutStats}};
+/// use audit_core::{record::Outcome, redact::Policy};
+/// let mut cache = LayoutCache::new();
+/// for _ in 0..3 {
+///     let flat = FlatRecord::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?;
+///     cache.unsealed(flat, Policy::builtin());
+/// }
+/// assert_eq!(cache.stats(), LayoutStats { hits: 2, misses: 1, tree: 0 });
+/// # Ok::<(), audit_core::record::RecordError>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LayoutStats {
     /// Records written from a cached layout.

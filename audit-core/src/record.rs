@@ -22,6 +22,15 @@ use crate::canonical::{Key, Object, Value, MAX_SAFE_INTEGER};
 
 /// Name of the top-level object that holds captured arguments and custom fields that have no
 /// ECS home.
+///
+/// ```
+/// use audit_core::record::{Outcome, Record, FIELDS_KEY};
+/// let mut record = Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?;
+/// record.set_field("method", "password");
+/// let fields = record.body().get(FIELDS_KEY).unwrap();
+/// assert_eq!(fields.get_path("method").and_then(|v| v.as_str()), Some("password"));
+/// # Ok::<(), audit_core::record::RecordError>(())
+/// ```
 pub const FIELDS_KEY: &str = "fields";
 
 /// The result of an audited action.
@@ -61,6 +70,14 @@ pub enum Outcome {
 
 impl Outcome {
     /// All outcomes, in declaration order.
+    ///
+    /// ```
+    /// use audit_core::record::Outcome;
+    /// for outcome in Outcome::ALL {
+    ///     assert_eq!(outcome.as_str().parse::<Outcome>()?, outcome);
+    /// }
+    /// # Ok::<(), audit_core::record::RecordError>(())
+    /// ```
     pub const ALL: [Outcome; 6] = [
         Outcome::Success,
         Outcome::Failure,
@@ -72,6 +89,12 @@ impl Outcome {
 
     /// This crate's name for the outcome (`success`, `failure`, `denied`, `cancelled`,
     /// `panicked`, `unknown`).
+    ///
+    /// ```
+    /// use audit_core::record::Outcome;
+    /// assert_eq!(Outcome::Panicked.as_str(), "panicked");
+    /// assert_eq!(Outcome::Panicked.to_string(), "panicked"); // Display is the same
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Success => "success",
@@ -84,6 +107,15 @@ impl Outcome {
     }
 
     /// The ECS `event.outcome` value.
+    ///
+    /// ```
+    /// use audit_core::record::{Outcome, Record};
+    /// assert_eq!(Outcome::Denied.ecs_outcome(), "failure");
+    /// let record = Record::new("auth.login", Outcome::Cancelled, std::time::UNIX_EPOCH)?;
+    /// let event = record.body().get("event").unwrap();
+    /// assert_eq!(event.get_path("outcome").and_then(|v| v.as_str()), Some("unknown"));
+    /// # Ok::<(), audit_core::record::RecordError>(())
+    /// ```
     pub fn ecs_outcome(self) -> &'static str {
         match self {
             Outcome::Success => "success",
@@ -93,6 +125,16 @@ impl Outcome {
     }
 
     /// Read the outcome back from a record body written by [`Record::new`].
+    ///
+    /// ```
+    /// use audit_core::{canonical::Object, record::{Outcome, Record}};
+    /// for outcome in Outcome::ALL {
+    ///     let record = Record::new("auth.login", outcome, std::time::UNIX_EPOCH)?;
+    ///     assert_eq!(Outcome::from_body(record.body()), Some(outcome));
+    /// }
+    /// assert_eq!(Outcome::from_body(&Object::new()), None);
+    /// # Ok::<(), audit_core::record::RecordError>(())
+    /// ```
     pub fn from_body(body: &Object) -> Option<Outcome> {
         let event = body.get("event")?.as_object()?;
         let ecs = event.get("outcome")?.as_str()?;
@@ -133,6 +175,17 @@ impl std::str::FromStr for Outcome {
 }
 
 /// Why a record could not be built.
+///
+/// ```
+/// use audit_core::record::{Outcome, Record, RecordError};
+/// let at = std::time::UNIX_EPOCH;
+/// let err = Record::new("Login", Outcome::Success, at).unwrap_err();
+/// assert!(matches!(err, RecordError::InvalidAction { .. }));
+/// let mut record = Record::new("auth.login", Outcome::Success, at)?;
+/// assert!(matches!(record.set("a..b", 1), Err(RecordError::InvalidPath(_))));
+/// assert!(matches!("ok".parse::<Outcome>(), Err(RecordError::UnknownOutcome(_))));
+/// # Ok::<(), RecordError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RecordError {
@@ -218,6 +271,16 @@ pub fn action_of(body: &Object) -> &str {
 }
 
 /// One audited action, not yet sealed.
+///
+/// ```
+/// use audit_core::{keys::SealingKey, record::{Outcome, Record}, seal::Sealer};
+/// let mut record = Record::new("orders.cancel", Outcome::Denied, std::time::UNIX_EPOCH)?;
+/// record.set_actor("alice");
+/// let mut sealer = Sealer::new_chain(SealingKey::generate("k1", 1024)?.0)?;
+/// let sealed = sealer.seal(record)?;
+/// assert!(sealed.line.contains(r#""user":{"id":"alice"}"#));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
     body: Object,
@@ -225,32 +288,86 @@ pub struct Record {
 
 impl Record {
     /// A record for `action` with `outcome` at time `at`.
+    ///
+    /// ```
+    /// use audit_core::record::{Outcome, Record, RecordError};
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// let record = Record::new("auth.login", Outcome::Success, UNIX_EPOCH + Duration::from_secs(1))?;
+    /// let at = record.body().get("@timestamp").and_then(|v| v.as_str());
+    /// assert_eq!(at, Some("1970-01-01T00:00:01.000000Z"));
+    /// let err = Record::new("auth.login", Outcome::Success, UNIX_EPOCH - Duration::from_secs(1));
+    /// assert!(matches!(err, Err(RecordError::TimestampOutOfRange(_))));
+    /// # Ok::<(), RecordError>(())
+    /// ```
     pub fn new(action: &str, outcome: Outcome, at: SystemTime) -> Result<Record, RecordError> {
         // One definition of the members every record starts with: the flat record's.
         crate::flat::FlatRecord::new(action, outcome, at).map(crate::flat::FlatRecord::into_record)
     }
 
     /// Wrap an existing body (for example one read back from a log, with `audit` removed).
+    ///
+    /// ```
+    /// use audit_core::{canonical::Object, record::Record};
+    /// let mut body = Object::new();
+    /// body.object_mut("event").insert("action", "auth.login");
+    /// let record = Record::from_body(body);
+    /// assert_eq!(record.action(), "auth.login");
+    /// ```
     pub fn from_body(body: Object) -> Record {
         Record { body }
     }
 
     /// The action (`event.action`).
+    ///
+    /// ```
+    /// use audit_core::{canonical::Object, record::{Outcome, Record}};
+    /// let record = Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?;
+    /// assert_eq!(record.action(), "auth.login");
+    /// assert_eq!(Record::from_body(Object::new()).action(), ""); // no event.action
+    /// # Ok::<(), audit_core::record::RecordError>(())
+    /// ```
     pub fn action(&self) -> &str {
         action_of(&self.body)
     }
 
     /// The JSON body.
+    ///
+    /// ```
+    /// use audit_core::record::{Outcome, Record};
+    /// let record = Record::new("auth.login", Outcome::Denied, std::time::UNIX_EPOCH)?;
+    /// let event = record.body().get("event").unwrap();
+    /// let event_type = event.get_path("type").map(|t| t.to_canonical_string());
+    /// assert_eq!(event_type.as_deref(), Some(r#"["denied"]"#));
+    /// # Ok::<(), audit_core::record::RecordError>(())
+    /// ```
     pub fn body(&self) -> &Object {
         &self.body
     }
 
     /// The JSON body, mutable (the redaction engine rewrites values in place).
+    ///
+    /// ```
+    /// use audit_core::record::{Outcome, Record};
+    /// let mut record = Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?;
+    /// record.set_field("token", "s3cr3t");
+    /// record.body_mut().object_mut("fields").insert("token", "[REDACTED]");
+    /// let fields = record.body().get("fields").unwrap();
+    /// assert_eq!(fields.get_path("token").and_then(|v| v.as_str()), Some("[REDACTED]"));
+    /// # Ok::<(), audit_core::record::RecordError>(())
+    /// ```
     pub fn body_mut(&mut self) -> &mut Object {
         &mut self.body
     }
 
     /// Take the JSON body.
+    ///
+    /// ```
+    /// use audit_core::record::{action_of, Outcome, Record};
+    /// let record = Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?;
+    /// let body = record.into_body();
+    /// assert_eq!(action_of(&body), "auth.login");
+    /// # Ok::<(), audit_core::record::RecordError>(())
+    /// ```
     pub fn into_body(self) -> Object {
         self.body
     }
@@ -259,6 +376,17 @@ impl Record {
     /// intermediate objects. Reserved paths are refused.
     ///
     /// A `&'static str` path (or `Cow::Borrowed`) is stored without copying its names.
+    ///
+    /// ```
+    /// use audit_core::record::{Outcome, Record, RecordError};
+    /// let mut record = Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?;
+    /// record.set("source.ip", "192.0.2.7")?;
+    /// let source = record.body().get("source").unwrap();
+    /// assert_eq!(source.get_path("ip").and_then(|v| v.as_str()), Some("192.0.2.7"));
+    /// let err = record.set("event.outcome", "success").unwrap_err();
+    /// assert!(matches!(err, RecordError::ReservedField(_)));
+    /// # Ok::<(), RecordError>(())
+    /// ```
     pub fn set(
         &mut self,
         path: impl Into<Key>,
@@ -270,11 +398,29 @@ impl Record {
     }
 
     /// Set `user.id`, the actor.
+    ///
+    /// ```
+    /// use audit_core::record::{Outcome, Record};
+    /// let mut record = Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?;
+    /// record.set_actor("alice@example.com");
+    /// let user = record.body().get("user").unwrap();
+    /// assert_eq!(user.get_path("id").and_then(|v| v.as_str()), Some("alice@example.com"));
+    /// # Ok::<(), audit_core::record::RecordError>(())
+    /// ```
     pub fn set_actor(&mut self, id: impl Into<Value>) {
         self.body.object_mut("user").insert("id", id);
     }
 
     /// Set `event.reason`, the human-readable reason of the outcome (an error's message).
+    ///
+    /// ```
+    /// use audit_core::record::{Outcome, Record};
+    /// let mut record = Record::new("files.delete", Outcome::Failure, std::time::UNIX_EPOCH)?;
+    /// record.set_reason("permission denied");
+    /// let event = record.body().get("event").unwrap();
+    /// assert_eq!(event.get_path("reason").and_then(|v| v.as_str()), Some("permission denied"));
+    /// # Ok::<(), audit_core::record::RecordError>(())
+    /// ```
     pub fn set_reason(&mut self, reason: impl Into<String>) {
         self.body
             .object_mut("event")
@@ -282,12 +428,31 @@ impl Record {
     }
 
     /// Set `event.duration` in nanoseconds (saturating at 2^53 - 1, about 104 days).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use audit_core::record::{Outcome, Record};
+    /// let mut record = Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?;
+    /// record.set_duration(Duration::from_millis(3));
+    /// let event = record.body().get("event").unwrap();
+    /// assert_eq!(event.get_path("duration").and_then(|v| v.as_i64()), Some(3_000_000));
+    /// # Ok::<(), audit_core::record::RecordError>(())
+    /// ```
     pub fn set_duration(&mut self, d: Duration) {
         let ns = i64::try_from(d.as_nanos()).map_or(MAX_SAFE_INTEGER, |n| n.min(MAX_SAFE_INTEGER));
         self.body.object_mut("event").insert("duration", ns);
     }
 
     /// Set a custom field under the top-level `fields` object.
+    ///
+    /// ```
+    /// use audit_core::record::{Outcome, Record};
+    /// let mut record = Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?;
+    /// record.set_field("attempt", 2);
+    /// let fields = record.body().get("fields").unwrap();
+    /// assert_eq!(fields.get_path("attempt").and_then(|v| v.as_i64()), Some(2));
+    /// # Ok::<(), audit_core::record::RecordError>(())
+    /// ```
     pub fn set_field(&mut self, name: impl Into<Key>, value: impl Into<Value>) {
         self.body.object_mut(FIELDS_KEY).insert(name, value);
     }
@@ -327,6 +492,14 @@ pub fn can_set(path: &str) -> bool {
 }
 
 /// `@timestamp`, `event.action`, `event.outcome` and everything under `audit`.
+///
+/// ```
+/// use audit_core::record::is_reserved;
+/// assert!(is_reserved("@timestamp"));
+/// assert!(is_reserved("audit.mac"));
+/// assert!(!is_reserved("event.reason"));
+/// assert!(!is_reserved("auditor.name"));
+/// ```
 pub fn is_reserved(path: &str) -> bool {
     path == "@timestamp"
         || path == "audit"
