@@ -340,10 +340,10 @@ impl VerificationKey {
     /// The key id.
     ///
     /// ```
-    /// use audit_core::keys::VerificationKey;
-    /// let text = "audit-vk-v1:k1:1024:5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
-    /// let key: VerificationKey = text.parse()?;
-    /// assert_eq!(key.kid(), "k1");
+    /// use audit_core::keys::{Keyring, SealingKey};
+    /// let (_, verification) = SealingKey::generate("auditor-1", 1024)?;
+    /// assert_eq!(verification.kid(), "auditor-1");
+    /// assert!(Keyring::from(verification).get("auditor-1").is_some()); // keyrings index by kid
     /// # Ok::<(), audit_core::keys::KeyError>(())
     /// ```
     pub fn kid(&self) -> &str {
