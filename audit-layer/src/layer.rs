@@ -176,6 +176,15 @@ pub enum BuildError {
 
 impl AuditLayer {
     /// Start building a layer.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_layer::audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// let builder = audit_layer::AuditLayer::builder();
+    /// let (_audit, guard) = builder.log_file(dir.path().join("audit.log")).sealing_key(key).build()?;
+    /// guard.shutdown()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn builder() -> AuditLayerBuilder {
         AuditLayerBuilder::default()
     }
@@ -204,6 +213,16 @@ impl AuditLayer {
 impl AuditLayerBuilder {
     /// Write a single log file (created 0600; an existing log's chain is continued). It
     /// never rotates; use [`log_dir`](Self::log_dir) for rotation.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_layer::audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// let path = dir.path().join("audit.log");
+    /// let (_audit, guard) = audit_layer::AuditLayer::builder().log_file(&path).sealing_key(key).build()?;
+    /// assert_eq!(guard.path(), path);
+    /// assert!(path.is_file());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn log_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.log_file = Some(path.into());
         self
@@ -211,6 +230,16 @@ impl AuditLayerBuilder {
 
     /// Write a rotated log in this directory: files `audit-<first seq>.log`, one chain across
     /// them. Old files are never deleted: retention is the operator's decision.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_layer::audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// let logs = dir.path().join("audit");
+    /// let (_audit, guard) = audit_layer::AuditLayer::builder().log_dir(&logs).sealing_key(key).build()?;
+    /// assert_eq!(guard.path(), logs);
+    /// assert!(logs.join("audit-00000000000000000000.log").is_file());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn log_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.log_dir = Some(dir.into());
         self
@@ -219,6 +248,18 @@ impl AuditLayerBuilder {
     /// The writer's sealing state file (from `audit-log keygen`); it is rewritten when the
     /// key evolves, so the old epoch key is erased — in the background and at most once per
     /// [`key_state_interval`](Self::key_state_interval), always with the newest key.
+    ///
+    /// ```
+    /// use audit_layer::{AuditLayer, BuildError};
+    /// # let dir = tempfile::tempdir()?;
+    /// let key_file = dir.path().join("audit-writer.key");
+    /// let missing = AuditLayer::builder().log_file(dir.path().join("a.log")).sealing_key_file(&key_file);
+    /// assert!(matches!(missing.build(), Err(BuildError::Key(_)))); // no key there yet
+    /// audit_layer::audit_core::keys::SealingKey::generate("k1", 1024)?.0.store(&key_file)?;
+    /// let (_audit, guard) = AuditLayer::builder().log_file(dir.path().join("a.log")).sealing_key_file(&key_file).build()?;
+    /// guard.shutdown()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sealing_key_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.key_file = Some(path.into());
         self
@@ -240,12 +281,35 @@ impl AuditLayerBuilder {
 
     /// A sealing key held in memory (tests, or a key from a secret store). Its evolution is
     /// not persisted.
+    ///
+    /// ```
+    /// use audit_layer::audit_core::keys::SealingKey;
+    /// # let dir = tempfile::tempdir()?;
+    /// let (key, _verification) = SealingKey::generate("k1", 1024)?; // keep `_verification` to verify
+    /// let (_audit, guard) = audit_layer::AuditLayer::builder()
+    ///     .log_file(dir.path().join("audit.log"))
+    ///     .sealing_key(key)
+    ///     .build()?;
+    /// guard.shutdown()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sealing_key(mut self, key: SealingKey) -> Self {
         self.key = Some(key);
         self
     }
 
     /// When records reach the disk (see [`Durability`]).
+    ///
+    /// ```
+    /// use audit_layer::Durability;
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_layer::audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// let builder = audit_layer::AuditLayer::builder().log_file(dir.path().join("audit.log")).sealing_key(key);
+    /// let (_audit, guard) = builder.durability(Durability::EveryRecord).build()?;
+    /// audit_layer::audit_event!(event = "config.reload"); // returns once the record is fsynced
+    /// assert!(std::fs::read_to_string(guard.path())?.contains("config.reload"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn durability(mut self, durability: Durability) -> Self {
         self.writer.durability = durability;
         self
@@ -254,24 +318,81 @@ impl AuditLayerBuilder {
     /// What a write failure does (see [`FailurePolicy`]). With
     /// [`FailurePolicy::FailClosed`], once the log has failed every audited call panics
     /// before its body runs, so no action happens without its record.
+    ///
+    /// ```
+    /// use audit_layer::FailurePolicy;
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_layer::audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// let builder = audit_layer::AuditLayer::builder().log_file(dir.path().join("audit.log")).sealing_key(key);
+    /// // Keep serving if the disk fails, holding up to 1 MiB of records for when it recovers.
+    /// let policy = FailurePolicy::Continue { max_pending_bytes: 1 << 20 };
+    /// let (_audit, guard) = builder.failure_policy(policy).build()?;
+    /// assert_eq!(guard.metrics().dropped, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn failure_policy(mut self, policy: FailurePolicy) -> Self {
         self.writer.failure = policy;
         self
     }
 
     /// Called on every write failure, whatever the policy (page someone).
+    ///
+    /// ```
+    /// use std::sync::{atomic::{AtomicU64, Ordering}, Arc};
+    /// use audit_layer::WriterFailure;
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_layer::audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// let alerts = Arc::new(AtomicU64::new(0));
+    /// let counter = alerts.clone();
+    /// let (_audit, guard) = audit_layer::AuditLayer::builder()
+    ///     .log_file(dir.path().join("audit.log"))
+    ///     .sealing_key(key)
+    ///     .on_failure(Arc::new(move |f: &WriterFailure<'_>| {
+    ///         eprintln!("AUDIT LOG FAILING ({} records): {}", f.records, f.error);
+    ///         counter.fetch_add(1, Ordering::Relaxed);
+    ///     }))
+    ///     .build()?;
+    /// guard.flush()?;
+    /// assert_eq!(alerts.load(Ordering::Relaxed), 0); // the disk is fine
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn on_failure(mut self, alert: AlertFn) -> Self {
         self.writer.on_failure = Some(alert);
         self
     }
 
     /// Rotate when the current file reaches this many bytes (directory logs).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_layer::audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// let builder = audit_layer::AuditLayer::builder().log_dir(dir.path().join("audit")).sealing_key(key);
+    /// let (_audit, guard) = builder.rotate_bytes(1024).build()?;
+    /// for _ in 0..4 {
+    ///     audit_layer::audit_event!(event = "config.reload");
+    /// }
+    /// guard.flush()?;
+    /// assert!(guard.metrics().rotations >= 1);
+    /// assert!(std::fs::read_dir(guard.path())?.count() >= 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn rotate_bytes(mut self, bytes: u64) -> Self {
         self.writer.rotate_bytes = Some(bytes);
         self
     }
 
     /// Rotate when the current file is this old (directory logs).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_layer::audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// let builder = audit_layer::AuditLayer::builder().log_dir(dir.path().join("audit")).sealing_key(key);
+    /// let (_audit, guard) = builder.rotate_age(Duration::from_secs(24 * 3600)).build()?;
+    /// guard.flush()?;
+    /// assert_eq!(guard.metrics().rotations, 0); // the first file is a day away from rotating
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn rotate_age(mut self, age: Duration) -> Self {
         self.writer.rotate_age = Some(age);
         self
@@ -279,12 +400,39 @@ impl AuditLayerBuilder {
 
     /// Append signed checkpoints of the chain head to this witness file (put it on other
     /// storage), every [`checkpoint_every`](Self::checkpoint_every) and at shutdown.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_layer::audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// let witness = dir.path().join("witness.log");
+    /// let builder = audit_layer::AuditLayer::builder().log_file(dir.path().join("audit.log")).sealing_key(key);
+    /// let (_audit, guard) = builder.witness_file(&witness).build()?;
+    /// guard.flush()?; // publishes a checkpoint
+    /// assert_eq!(std::fs::read_to_string(&witness)?.lines().count(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn witness_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.writer.witness = Some(Witness::File(path.into()));
         self
     }
 
     /// Hand checkpoints to a callback instead (ship them to another system).
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_layer::audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// let heads = Arc::new(Mutex::new(Vec::new()));
+    /// let sent = heads.clone();
+    /// let (_audit, guard) = audit_layer::AuditLayer::builder()
+    ///     .log_file(dir.path().join("audit.log"))
+    ///     .sealing_key(key)
+    ///     .witness_callback(move |cp| sent.lock().unwrap().push(cp.seq))
+    ///     .build()?;
+    /// guard.flush()?;
+    /// assert_eq!(heads.lock().unwrap().len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn witness_callback(mut self, f: impl Fn(&Checkpoint) + Send + Sync + 'static) -> Self {
         self.writer.witness = Some(Witness::Callback(Arc::new(f)));
         self
@@ -292,6 +440,25 @@ impl AuditLayerBuilder {
 
     /// Checkpoint after this many records, or this long after the last checkpoint when
     /// records were written since (default 10 000 records / 60 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_layer::audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// let witness = dir.path().join("witness.log");
+    /// let (_audit, guard) = audit_layer::AuditLayer::builder()
+    ///     .log_file(dir.path().join("audit.log"))
+    ///     .sealing_key(key)
+    ///     .durability(audit_layer::Durability::EveryRecord)
+    ///     .witness_file(&witness)
+    ///     .checkpoint_every(1, Duration::from_secs(3600))
+    ///     .build()?;
+    /// audit_layer::audit_event!(event = "config.reload");
+    /// audit_layer::audit_event!(event = "config.reload");
+    /// guard.shutdown()?; // adds a final checkpoint
+    /// assert!(std::fs::read_to_string(&witness)?.lines().count() >= 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn checkpoint_every(mut self, records: u64, interval: Duration) -> Self {
         self.writer.checkpoint_records = records;
         self.writer.checkpoint_interval = interval;
@@ -300,18 +467,52 @@ impl AuditLayerBuilder {
 
     /// Capacity of the queue between audited calls and the writer thread (default 8192).
     /// A full queue makes callers wait; records are never dropped for lack of room.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_layer::audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// let builder = audit_layer::AuditLayer::builder().log_file(dir.path().join("audit.log")).sealing_key(key);
+    /// let (_audit, guard) = builder.queue_capacity(2).build()?;
+    /// for _ in 0..5 {
+    ///     audit_layer::audit_event!(event = "config.reload"); // waits for room, never dropped
+    /// }
+    /// guard.flush()?;
+    /// assert_eq!(guard.metrics().records_written, 6); // with `audit.log.start`
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn queue_capacity(mut self, records: usize) -> Self {
         self.writer.queue_capacity = records;
         self
     }
 
     /// Write `audit.log.start` / `audit.log.stop` records (default on).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_layer::audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// let builder = audit_layer::AuditLayer::builder().log_file(dir.path().join("audit.log")).sealing_key(key);
+    /// let (_audit, guard) = builder.lifecycle_records(false).build()?;
+    /// let path = guard.path().to_owned();
+    /// guard.shutdown()?;
+    /// assert!(!std::fs::read_to_string(path)?.contains("audit.log.stop"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn lifecycle_records(mut self, on: bool) -> Self {
         self.writer.lifecycle_records = on;
         self
     }
 
     /// The chain id of a new log (random by default).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_layer::audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// let builder = audit_layer::AuditLayer::builder().log_file(dir.path().join("audit.log")).sealing_key(key);
+    /// let (_audit, guard) = builder.chain_id("orders-eu-1").build()?;
+    /// guard.flush()?;
+    /// assert!(std::fs::read_to_string(guard.path())?.contains(r#""chain":"orders-eu-1""#));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn chain_id(mut self, id: impl Into<String>) -> Self {
         self.chain_id = Some(id.into());
         self
@@ -356,6 +557,17 @@ impl AuditLayerBuilder {
     /// go to the process-wide fallback: the most recently built layer that did not call
     /// this. Tests that build several layers call it so that one test's records cannot
     /// reach another's log.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_layer::audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// let builder = audit_layer::AuditLayer::builder().log_file(dir.path().join("audit.log")).sealing_key(key);
+    /// let (_audit, _guard) = builder.without_process_fallback().build()?;
+    /// let before = audit_layer::lost_records();
+    /// audit_layer::audit_event!(event = "config.reload"); // no subscriber holds the layer
+    /// assert_eq!(audit_layer::lost_records(), before + 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn without_process_fallback(mut self) -> Self {
         self.no_fallback = true;
         self
@@ -382,6 +594,17 @@ impl AuditLayerBuilder {
     }
 
     /// Open the log, start the writer thread, and build the layer and its guard.
+    ///
+    /// ```
+    /// use audit_layer::{AuditLayer, BuildError};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let key = || audit_layer::audit_core::keys::SealingKey::generate("k1", 1024).map(|k| k.0);
+    /// let no_log = AuditLayer::builder().sealing_key(key()?).build();
+    /// assert!(matches!(no_log, Err(BuildError::MissingLogFile)));
+    /// let (_audit, guard) = AuditLayer::builder().log_file(dir.path().join("audit.log")).sealing_key(key()?).build()?;
+    /// guard.shutdown()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn build(self) -> Result<(AuditLayer, AuditGuard), BuildError> {
         let key = match (self.key, &self.key_file) {
             (Some(k), _) => k,
@@ -462,11 +685,34 @@ impl std::fmt::Debug for AuditGuard {
 
 impl AuditGuard {
     /// Write everything queued, fsync, and publish a checkpoint if a witness is set.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_layer::audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// # let builder = audit_layer::AuditLayer::builder().log_file(dir.path().join("audit.log")).sealing_key(key);
+    /// let (_audit, guard) = builder.build()?;
+    /// audit_layer::audit_event!(event = "config.reload");
+    /// guard.flush()?;
+    /// assert!(std::fs::read_to_string(guard.path())?.contains("config.reload"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn flush(&self) -> Result<(), FlushError> {
         self.pipeline.flush()
     }
 
     /// Stop the writer now (what dropping the guard does), reporting any failure.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_layer::audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// # let builder = audit_layer::AuditLayer::builder().log_file(dir.path().join("audit.log")).sealing_key(key);
+    /// let (_audit, guard) = builder.build()?;
+    /// let path = guard.path().to_owned();
+    /// guard.shutdown()?;
+    /// let log = std::fs::read_to_string(path)?;
+    /// assert!(log.lines().last().unwrap().contains("audit.log.stop"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn shutdown(mut self) -> Result<(), FlushError> {
         match self.writer.take() {
             Some(w) => Ok(w.shutdown()?),
@@ -475,11 +721,31 @@ impl AuditGuard {
     }
 
     /// The log file, or the directory of a rotated log.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_layer::audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// let (_audit, guard) = audit_layer::AuditLayer::builder().log_dir(dir.path()).sealing_key(key).build()?;
+    /// assert_eq!(guard.path(), dir.path()); // a rotated log: its directory
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn path(&self) -> &Path {
         &self.path
     }
 
     /// The writer's counters.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_layer::audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// # let builder = audit_layer::AuditLayer::builder().log_file(dir.path().join("audit.log")).sealing_key(key);
+    /// let (_audit, guard) = builder.build()?;
+    /// audit_layer::audit_event!(event = "config.reload");
+    /// guard.flush()?;
+    /// let metrics = guard.metrics();
+    /// assert_eq!((metrics.records_written, metrics.queue_depth), (2, 0)); // with `audit.log.start`
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn metrics(&self) -> Metrics {
         self.pipeline.metrics()
     }

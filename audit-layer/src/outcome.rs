@@ -80,6 +80,12 @@ impl AuditOutcome for Outcome {
 }
 
 /// An outcome with its reason.
+///
+/// ```
+/// use audit_layer::{Outcome, OutcomeReport};
+/// let report = OutcomeReport { outcome: Outcome::Failure, reason: Some("disk full".into()) };
+/// assert_eq!(report, OutcomeReport::new(Outcome::Failure, Some("disk full".into())));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutcomeReport {
     /// The outcome.
@@ -90,6 +96,13 @@ pub struct OutcomeReport {
 
 impl OutcomeReport {
     /// A report from an outcome and an optional reason.
+    ///
+    /// ```
+    /// use audit_layer::{Outcome, OutcomeReport};
+    /// let report = OutcomeReport::new(Outcome::Denied, Some("missing role admin".into()));
+    /// assert_eq!(report.outcome, Outcome::Denied);
+    /// assert_eq!(report.reason.as_deref(), Some("missing role admin"));
+    /// ```
     pub fn new(outcome: Outcome, reason: Option<String>) -> OutcomeReport {
         OutcomeReport { outcome, reason }
     }

@@ -33,6 +33,17 @@ pub fn lost_records() -> u64 {
 
 /// Records that reached the pipeline but could not be written (sink errors), since the
 /// process started. Each failure is also printed to stderr.
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// # let (key, _) = audit_layer::audit_core::keys::SealingKey::generate("k1", 1024)?;
+/// # let builder = audit_layer::AuditLayer::builder().log_file(dir.path().join("audit.log")).sealing_key(key);
+/// let (_audit, guard) = builder.build()?;
+/// audit_layer::audit_event!(event = "config.reload");
+/// guard.flush()?;
+/// assert_eq!(audit_layer::failed_records(), 0); // the disk took it
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn failed_records() -> u64 {
     FAILED.load(Ordering::Relaxed)
 }
@@ -97,6 +108,18 @@ impl Pipeline {
 }
 
 /// Flushing the log failed.
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// # let (key, _) = audit_layer::audit_core::keys::SealingKey::generate("k1", 1024)?;
+/// # let builder = audit_layer::AuditLayer::builder().log_file(dir.path().join("audit.log")).sealing_key(key);
+/// let (_audit, guard) = builder.build()?;
+/// match guard.flush() {
+///     Ok(()) => {}
+///     Err(audit_layer::FlushError::Submit(e)) => eprintln!("audit records not on disk: {e}"),
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum FlushError {
     /// The writer could not write or sync everything.
