@@ -34,11 +34,46 @@ use crate::record::{Outcome, Record};
 use crate::seal::{ChainHead, SealError, Sealed, Sealer, Unsealed};
 
 /// Action of the first record of every file.
+///
+/// ```
+/// use audit_core::sink::file::{FileLog, FileLogOptions, FILE_OPEN_ACTION};
+/// # let dir = tempfile::tempdir()?;
+/// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+/// let log = FileLog::open(&dir.path().join("audit.log"), key, FileLogOptions::default())?;
+/// let text = std::fs::read_to_string(log.path())?;
+/// assert!(text.lines().next().unwrap().contains(FILE_OPEN_ACTION));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const FILE_OPEN_ACTION: &str = "audit.file.open";
 /// Action of the record that documents a torn line found at open.
+///
+/// ```
+/// use std::io::Write;
+/// use audit_core::sink::file::{FileLog, FileLogOptions, RECOVERED_ACTION};
+/// # let dir = tempfile::tempdir()?;
+/// # let (key, verification) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+/// let path = dir.path().join("audit.log");
+/// drop(FileLog::open(&path, key, FileLogOptions::default())?);
+/// std::fs::OpenOptions::new().append(true).open(&path)?.write_all(br#"{"interrupted"#)?; // a crash
+/// drop(FileLog::open(&path, verification.to_sealing_key(), FileLogOptions::default())?);
+/// assert!(std::fs::read_to_string(&path)?.lines().last().unwrap().contains(RECOVERED_ACTION));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const RECOVERED_ACTION: &str = "audit.log.recovered";
 
 /// Which I/O operation a [`FaultHook`] is asked about.
+///
+/// ```
+/// use std::sync::Arc;
+/// use audit_core::sink::file::{FileLog, FileLogOptions, IoOp, SinkError};
+/// # let dir = tempfile::tempdir()?;
+/// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+/// let hook = Arc::new(|op: IoOp| (op == IoOp::Sync).then(|| std::io::Error::other("injected")));
+/// let opts = FileLogOptions { fault_hook: Some(hook), ..FileLogOptions::default() };
+/// let mut log = FileLog::open(&dir.path().join("audit.log"), key, opts)?;
+/// assert!(matches!(log.sync(), Err(SinkError::Io { op: "fdatasync", .. })));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IoOp {
     /// Appending bytes.
@@ -50,9 +85,44 @@ pub enum IoOp {
 /// A fault injector for tests of failure handling: called before each write and sync; an
 /// `Err` it returns is treated as if the OS had returned it (a write fails after writing
 /// half of its bytes, as a full disk does).
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+/// use audit_core::record::{Outcome, Record};
+/// use audit_core::sink::file::{FaultHook, FileLog, FileLogOptions, IoOp};
+/// # let dir = tempfile::tempdir()?;
+/// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+/// let disk_full = Arc::new(AtomicBool::new(false));
+/// let full = disk_full.clone();
+/// let hook: FaultHook = Arc::new(move |op| {
+///     (op == IoOp::Write && full.load(Ordering::Relaxed)).then(|| std::io::Error::other("disk full"))
+/// });
+/// let opts = FileLogOptions { fault_hook: Some(hook), ..FileLogOptions::default() };
+/// let mut log = FileLog::open(&dir.path().join("audit.log"), key, opts)?;
+/// let len = log.len();
+/// disk_full.store(true, Ordering::Relaxed);
+/// assert!(log.append(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?).is_err());
+/// assert_eq!(log.len(), len); // the half-written line is not counted
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub type FaultHook = Arc<dyn Fn(IoOp) -> Option<std::io::Error> + Send + Sync>;
 
 /// Options for [`FileLog::open`] and [`FileLog::open_dir`].
+///
+/// ```
+/// use audit_core::sink::file::{FileLog, FileLogOptions};
+/// # let dir = tempfile::tempdir()?;
+/// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+/// let opts = FileLogOptions {
+///     sync_every_record: true,
+///     chain_id: Some("payments-1".into()),
+///     ..FileLogOptions::default()
+/// };
+/// let log = FileLog::open(&dir.path().join("audit.log"), key, opts)?;
+/// assert_eq!(log.sealer().chain_id(), "payments-1");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Default)]
 pub struct FileLogOptions {
     /// Rewrite the sealing key's state file here when the key evolves (in the background:
@@ -83,6 +153,17 @@ impl std::fmt::Debug for FileLogOptions {
 }
 
 /// Errors of the file sink.
+///
+/// ```
+/// use audit_core::sink::file::{FileLog, FileLogOptions, SinkError};
+/// # let dir = tempfile::tempdir()?;
+/// # let (key, verification) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+/// let path = dir.path().join("audit.log");
+/// let _first = FileLog::open(&path, key, FileLogOptions::default())?;
+/// let second = FileLog::open(&path, verification.to_sealing_key(), FileLogOptions::default());
+/// assert!(matches!(second, Err(SinkError::Locked(_))));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SinkError {
@@ -113,6 +194,18 @@ pub enum SinkError {
 }
 
 /// An open, locked, append-only log: one file, or a directory of rotated files.
+///
+/// ```
+/// use audit_core::record::{Outcome, Record};
+/// use audit_core::sink::file::{FileLog, FileLogOptions};
+/// # let dir = tempfile::tempdir()?;
+/// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+/// let mut log = FileLog::open_dir(dir.path(), "audit", key, FileLogOptions::default())?;
+/// log.append(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+/// log.rotate()?;
+/// assert_eq!(std::fs::read_dir(dir.path())?.count(), 2); // one chain, two files
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct FileLog {
     file: File,
     path: PathBuf,
@@ -141,6 +234,17 @@ impl std::fmt::Debug for FileLog {
 
 /// A file a log has rotated away from, still locked, whose `fdatasync` is owed
 /// ([`FileLog::rotate_unsynced`]).
+///
+/// ```
+/// use audit_core::sink::file::{FileLog, FileLogOptions};
+/// # let dir = tempfile::tempdir()?;
+/// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+/// let mut log = FileLog::open_dir(dir.path(), "audit", key, FileLogOptions::default())?;
+/// let closed = log.rotate_unsynced()?;
+/// assert_ne!(closed.path(), log.path());
+/// closed.sync()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "the file is not known to be on disk until it is synced"]
 pub struct ClosedFile {
     file: File,
@@ -151,6 +255,17 @@ pub struct ClosedFile {
 impl ClosedFile {
     /// The file's path.
     /// (Example: see [`FileLog::rotate_unsynced`].)
+    ///
+    /// ```
+    /// use audit_core::sink::file::{segment_name, FileLog, FileLogOptions};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// let mut log = FileLog::open_dir(dir.path(), "audit", key, FileLogOptions::default())?;
+    /// let closed = log.rotate_unsynced()?;
+    /// assert_eq!(closed.path(), dir.path().join(segment_name("audit", 0)));
+    /// # closed.sync()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -184,12 +299,34 @@ fn sync_data(file: &File, path: &Path, fault: Option<&FaultHook>) -> Result<(), 
 }
 
 /// The name of the rotated file whose first record (its header) has `seq`.
+///
+/// ```
+/// use audit_core::sink::file::segment_name;
+/// assert_eq!(segment_name("audit", 42), "audit-00000000000000000042.log");
+/// assert!(segment_name("audit", 9) < segment_name("audit", 10)); // names sort in chain order
+/// ```
 pub fn segment_name(prefix: &str, seq: u64) -> String {
     format!("{prefix}-{seq:020}.log")
 }
 
 impl FileLog {
     /// Open (or create) the single-file log at `path` and continue its chain.
+    ///
+    /// ```
+    /// use audit_core::record::{Outcome, Record};
+    /// use audit_core::sink::file::{FileLog, FileLogOptions};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, verification) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// let path = dir.path().join("audit.log");
+    /// let mut log = FileLog::open(&path, key, FileLogOptions::default())?;
+    /// log.append(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+    /// let chain = log.sealer().chain_id().to_owned();
+    /// drop(log);
+    /// let key = verification.to_sealing_key(); // a stored key state, in practice: SealingKey::load
+    /// let log = FileLog::open(&path, key, FileLogOptions::default())?; // continues the chain
+    /// assert_eq!((log.sealer().chain_id(), log.sealer().next_seq()), (chain.as_str(), 2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open(path: &Path, key: SealingKey, opts: FileLogOptions) -> Result<FileLog, SinkError> {
         FileLog::open_inner(path, None, key, opts, None)
     }
@@ -198,6 +335,15 @@ impl FileLog {
     /// `<prefix>-<seq of their header, 20 digits>.log`, which sort in chain order. The newest
     /// file is continued; if it is empty (a crash right after rotation), the chain continues
     /// from the file before it.
+    ///
+    /// ```
+    /// use audit_core::sink::file::{segment_name, FileLog, FileLogOptions};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// let log = FileLog::open_dir(&dir.path().join("audit"), "audit", key, FileLogOptions::default())?;
+    /// assert_eq!(log.path(), dir.path().join("audit").join(segment_name("audit", 0)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open_dir(
         dir: &Path,
         prefix: &str,
@@ -371,31 +517,93 @@ impl FileLog {
     }
 
     /// The sealer (chain id, head, key).
+    ///
+    /// ```
+    /// # use audit_core::sink::file::{FileLog, FileLogOptions};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// let log = FileLog::open(&dir.path().join("audit.log"), key, FileLogOptions::default())?;
+    /// assert_eq!(log.sealer().next_seq(), 1); // after the file header
+    /// assert_eq!(log.sealer().key().kid(), "k1");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sealer(&self) -> &Sealer {
         &self.sealer
     }
 
     /// The current file's path.
+    ///
+    /// ```
+    /// # use audit_core::sink::file::{FileLog, FileLogOptions};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// let log = FileLog::open(&dir.path().join("audit.log"), key, FileLogOptions::default())?;
+    /// assert_eq!(log.path(), dir.path().join("audit.log"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn path(&self) -> &Path {
         &self.path
     }
 
     /// Bytes of whole lines in the current file.
+    ///
+    /// ```
+    /// # use audit_core::record::{Outcome, Record};
+    /// # use audit_core::sink::file::{FileLog, FileLogOptions};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// let mut log = FileLog::open(&dir.path().join("audit.log"), key, FileLogOptions::default())?;
+    /// let sealed = log.append(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+    /// assert_eq!(log.len(), std::fs::metadata(log.path())?.len());
+    /// assert!(log.len() > sealed.line.len() as u64); // the header is there too
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn len(&self) -> u64 {
         self.len
     }
 
     /// Whether the current file holds no line (never true after open: the header is there).
+    ///
+    /// ```
+    /// # use audit_core::sink::file::{FileLog, FileLogOptions};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// let log = FileLog::open(&dir.path().join("audit.log"), key, FileLogOptions::default())?;
+    /// assert!(!log.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// How long the current file has been open.
+    ///
+    /// ```
+    /// # use audit_core::sink::file::{FileLog, FileLogOptions};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// let log = FileLog::open(&dir.path().join("audit.log"), key, FileLogOptions::default())?;
+    /// let rotate_now = log.age() >= std::time::Duration::from_secs(24 * 3600);
+    /// assert!(!rotate_now);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn age(&self) -> std::time::Duration {
         self.opened.elapsed()
     }
 
     /// Seal and append one record (one `write`), then fsync if so configured.
+    ///
+    /// ```
+    /// # use audit_core::record::{Outcome, Record};
+    /// # use audit_core::sink::file::{FileLog, FileLogOptions};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// let mut log = FileLog::open(&dir.path().join("audit.log"), key, FileLogOptions::default())?;
+    /// let sealed = log.append(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+    /// assert_eq!(sealed.seq, 1);
+    /// assert!(std::fs::read_to_string(log.path())?.ends_with(&sealed.line));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn append(&mut self, record: Record) -> Result<Sealed, SinkError> {
         let sealed = self.sealer.seal(record)?;
         self.write_raw(sealed.line.as_bytes())?;
@@ -409,12 +617,40 @@ impl FileLog {
 
     /// Seal a record without writing it (the batching writer writes many with
     /// [`FileLog::write_sealed`]). Sealed lines MUST then be written, in order.
+    ///
+    /// ```
+    /// # use audit_core::record::{Outcome, Record};
+    /// # use audit_core::sink::file::{FileLog, FileLogOptions};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// let mut log = FileLog::open(&dir.path().join("audit.log"), key, FileLogOptions::default())?;
+    /// let len = log.len();
+    /// let sealed = log.seal(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+    /// assert_eq!(log.len(), len); // sealed, not written yet
+    /// log.write_sealed(sealed.line.as_bytes())?;
+    /// assert_eq!(log.len(), len + sealed.line.len() as u64);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn seal(&mut self, record: impl Into<Unsealed>) -> Result<Sealed, SinkError> {
         Ok(self.sealer.seal_unsealed(&record.into())?)
     }
 
     /// [`seal`](FileLog::seal) one record, appending its line to `out` (a batch to write
     /// with [`write_sealed`](FileLog::write_sealed)); returns its `seq`.
+    ///
+    /// ```
+    /// # use audit_core::record::{Outcome, Record};
+    /// # use audit_core::sink::file::{FileLog, FileLogOptions};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// let mut log = FileLog::open(&dir.path().join("audit.log"), key, FileLogOptions::default())?;
+    /// let record = Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?.into();
+    /// let mut batch = Vec::new();
+    /// assert_eq!(log.seal_into(&record, &mut batch)?, 1);
+    /// assert_eq!(log.seal_into(&record, &mut batch)?, 2);
+    /// assert_eq!(batch.iter().filter(|&&b| b == b'\n').count(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn seal_into(&mut self, record: &Unsealed, out: &mut Vec<u8>) -> Result<u64, SinkError> {
         Ok(self.sealer.seal_unsealed_into(record, out)?)
     }
@@ -422,6 +658,22 @@ impl FileLog {
     /// Append already sealed, newline-terminated lines with one `write`. On failure the
     /// file is cut back to its last whole line, so a later retry of the same bytes leaves no
     /// torn line; if even that fails, the error says so and the next write retries the cut.
+    ///
+    /// ```
+    /// # use audit_core::record::{Outcome, Record};
+    /// # use audit_core::sink::file::{FileLog, FileLogOptions};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// let mut log = FileLog::open(&dir.path().join("audit.log"), key, FileLogOptions::default())?;
+    /// let mut batch = Vec::new();
+    /// for action in ["auth.login", "auth.logout"] {
+    ///     let record = Record::new(action, Outcome::Success, std::time::UNIX_EPOCH)?;
+    ///     log.seal_into(&record.into(), &mut batch)?;
+    /// }
+    /// log.write_sealed(&batch)?; // one `write` for the batch
+    /// assert_eq!(std::fs::read_to_string(log.path())?.lines().count(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn write_sealed(&mut self, lines: &[u8]) -> Result<(), SinkError> {
         self.write_raw(lines)
     }
@@ -469,6 +721,17 @@ impl FileLog {
     /// Continue the chain in a new file at `path` (which must not exist or be empty): the
     /// current file is synced and released, the new one is created 0600, locked, and starts
     /// with its `audit.file.open` header.
+    ///
+    /// ```
+    /// # use audit_core::sink::file::{FileLog, FileLogOptions};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// let mut log = FileLog::open(&dir.path().join("audit-1.log"), key, FileLogOptions::default())?;
+    /// log.rotate_to(&dir.path().join("audit-2.log"))?;
+    /// assert_eq!(log.path(), dir.path().join("audit-2.log"));
+    /// assert_eq!(log.sealer().next_seq(), 2); // the chain goes on: the new header is seq 1
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn rotate_to(&mut self, path: &Path) -> Result<(), SinkError> {
         self.sync()?;
         self.switch_to(path).map(drop)
@@ -476,6 +739,18 @@ impl FileLog {
 
     /// Rotate a directory log to its next file (named after the next seq). A single-file
     /// log cannot rotate: [`SinkError::BadTail`] says so.
+    ///
+    /// ```
+    /// use audit_core::sink::file::{FileLog, FileLogOptions, SinkError};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let key = || audit_core::keys::SealingKey::generate("k1", 1024).map(|k| k.0);
+    /// let mut single = FileLog::open(&dir.path().join("one.log"), key()?, FileLogOptions::default())?;
+    /// assert!(matches!(single.rotate(), Err(SinkError::BadTail { .. })));
+    /// let mut rotated = FileLog::open_dir(&dir.path().join("logs"), "audit", key()?, FileLogOptions::default())?;
+    /// rotated.rotate()?;
+    /// assert!(rotated.path().ends_with("audit-00000000000000000001.log"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn rotate(&mut self) -> Result<(), SinkError> {
         let next = self.next_segment()?;
         self.rotate_to(&next)
@@ -542,6 +817,17 @@ impl FileLog {
 
     /// `fdatasync` the file (then the key's state file may follow the key: see
     /// [`advance_key_state`](FileLog::advance_key_state)).
+    ///
+    /// ```
+    /// # use audit_core::record::{Outcome, Record};
+    /// # use audit_core::sink::file::{FileLog, FileLogOptions};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// let mut log = FileLog::open(&dir.path().join("audit.log"), key, FileLogOptions::default())?;
+    /// log.append(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+    /// log.sync()?; // the record survives a power loss from here on
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sync(&mut self) -> Result<(), SinkError> {
         sync_data(&self.file, &self.path, self.fault.as_ref())?;
         self.advance_key_state();

@@ -18,6 +18,19 @@ pub mod file;
 pub mod writer;
 
 /// `OpenOptions` that create files readable and writable by the owner only (0600 on Unix).
+///
+/// ```
+/// use std::io::Write;
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("secret.txt");
+/// audit_core::sink::open_options_private().create(true).append(true).open(&path)?.write_all(b"x")?;
+/// #[cfg(unix)]
+/// {
+///     use std::os::unix::fs::PermissionsExt;
+///     assert_eq!(std::fs::metadata(&path)?.permissions().mode() & 0o777, 0o600);
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn open_options_private() -> OpenOptions {
     #[allow(unused_mut)]
     let mut o = OpenOptions::new();
@@ -31,6 +44,14 @@ pub fn open_options_private() -> OpenOptions {
 
 /// fsync the directory holding `path`, so that a newly created or renamed file survives a
 /// crash (a no-op where directories cannot be opened).
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("witness.log");
+/// std::fs::write(&path, b"first line\n")?;
+/// audit_core::sink::sync_parent_dir(&path)?; // the new name survives a crash
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn sync_parent_dir(path: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
