@@ -54,13 +54,65 @@ use crate::sink::file::{ClosedFile, FileLog, SinkError};
 const LINGER: Duration = Duration::from_micros(100);
 
 /// Action of the record written when a writer starts.
+///
+/// ```
+/// # use audit_core::sink::file::{FileLog, FileLogOptions};
+/// use audit_core::sink::writer::{Writer, WriterConfig, START_ACTION};
+/// # let dir = tempfile::tempdir()?;
+/// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+/// # let log = FileLog::open(&dir.path().join("audit.log"), key, FileLogOptions::default())?;
+/// let (_writer, guard) = Writer::spawn(log, WriterConfig::default())?;
+/// assert!(std::fs::read_to_string(dir.path().join("audit.log"))?.contains(START_ACTION));
+/// # drop(guard);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const START_ACTION: &str = "audit.log.start";
 /// Action of the record written when a writer stops cleanly.
+///
+/// ```
+/// # use audit_core::sink::file::{FileLog, FileLogOptions};
+/// use audit_core::sink::writer::{Writer, WriterConfig, STOP_ACTION};
+/// # let dir = tempfile::tempdir()?;
+/// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+/// # let log = FileLog::open(&dir.path().join("audit.log"), key, FileLogOptions::default())?;
+/// let (_writer, guard) = Writer::spawn(log, WriterConfig::default())?;
+/// guard.shutdown()?;
+/// let text = std::fs::read_to_string(dir.path().join("audit.log"))?;
+/// assert!(text.lines().last().unwrap().contains(STOP_ACTION)); // a clean stop, not a crash
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const STOP_ACTION: &str = "audit.log.stop";
 /// Action of the record that documents records dropped under [`FailurePolicy::Continue`].
+///
+/// ```
+/// # use audit_core::sink::file::{FileLog, FileLogOptions};
+/// use audit_core::sink::writer::{Writer, WriterConfig, DROPPED_ACTION};
+/// # let dir = tempfile::tempdir()?;
+/// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+/// # let log = FileLog::open(&dir.path().join("audit.log"), key, FileLogOptions::default())?;
+/// # let (_writer, guard) = Writer::spawn(log, WriterConfig::default())?;
+/// # guard.shutdown()?;
+/// // An audit of the log itself: were records dropped while it could not be written?
+/// let text = std::fs::read_to_string(dir.path().join("audit.log"))?;
+/// assert_eq!(text.lines().filter(|line| line.contains(DROPPED_ACTION)).count(), 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const DROPPED_ACTION: &str = "audit.log.dropped";
 
 /// When records reach the disk.
+///
+/// ```
+/// # use audit_core::record::{Outcome, Record};
+/// # use audit_core::sink::file::{FileLog, FileLogOptions};
+/// use audit_core::sink::writer::{Durability, Writer, WriterConfig};
+/// # let dir = tempfile::tempdir()?;
+/// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+/// # let log = FileLog::open(&dir.path().join("audit.log"), key, FileLogOptions::default())?;
+/// let config = WriterConfig { durability: Durability::Batch(100), ..WriterConfig::default() };
+/// let (writer, _guard) = Writer::spawn(log, config)?;
+/// writer.submit(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Durability {
     /// Leave it to the OS page cache (fsync only on flush, rotation and shutdown; a file
@@ -79,6 +131,33 @@ pub enum Durability {
 }
 
 /// What to do when a write or fsync fails (disk full, I/O error, permission lost).
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+/// use audit_core::record::{Outcome, Record};
+/// use audit_core::sink::file::{FileLog, FileLogOptions, IoOp};
+/// use audit_core::sink::writer::{Durability, FailurePolicy, SubmitError, Writer, WriterConfig};
+/// # let dir = tempfile::tempdir()?;
+/// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+/// let disk_full = Arc::new(AtomicBool::new(false));
+/// let full = disk_full.clone();
+/// let hook = Arc::new(move |op| (op == IoOp::Write && full.load(Ordering::Relaxed)).then(|| std::io::Error::other("disk full")));
+/// let opts = FileLogOptions { fault_hook: Some(hook), ..FileLogOptions::default() };
+/// let log = FileLog::open(&dir.path().join("audit.log"), key, opts)?;
+/// let config = WriterConfig {
+///     durability: Durability::EveryRecord,
+///     failure: FailurePolicy::FailClosed,
+///     ..WriterConfig::default()
+/// };
+/// let (writer, _guard) = Writer::spawn(log, config)?;
+/// disk_full.store(true, Ordering::Relaxed);
+/// let record = || Record::new("payment.refund", Outcome::Success, std::time::UNIX_EPOCH);
+/// assert!(writer.submit(record()?).is_err()); // this record is lost, and reported
+/// assert!(matches!(writer.submit(record()?), Err(SubmitError::FailedClosed(_)))); // refuse to act
+/// assert!(writer.failed().is_some());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FailurePolicy {
     /// Keep the records and retry every `retry_every`; the queue fills and callers wait.
@@ -100,6 +179,19 @@ pub enum FailurePolicy {
 }
 
 /// A writer failure, as given to the alert callback.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use audit_core::sink::writer::{AlertFn, WriterConfig, WriterFailure};
+/// let last_alert = Arc::new(Mutex::new(None));
+/// let seen = last_alert.clone();
+/// let alert: AlertFn = Arc::new(move |f: &WriterFailure<'_>| {
+///     *seen.lock().unwrap() = Some(format!("{} record(s) at risk under {:?}: {}", f.records, f.policy, f.error));
+/// });
+/// let config = WriterConfig { on_failure: Some(alert), ..WriterConfig::default() };
+/// # let _ = config;
+/// assert!(last_alert.lock().unwrap().is_none()); // nothing has failed
+/// ```
 #[derive(Debug)]
 pub struct WriterFailure<'a> {
     /// The error.
@@ -111,9 +203,32 @@ pub struct WriterFailure<'a> {
 }
 
 /// The alert callback of [`WriterConfig::on_failure`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use audit_core::sink::writer::{AlertFn, WriterConfig};
+/// let page_oncall: AlertFn = Arc::new(|f| eprintln!("AUDIT LOG FAILING: {}", f.error));
+/// let config = WriterConfig { on_failure: Some(page_oncall), ..WriterConfig::default() };
+/// assert!(config.on_failure.is_some());
+/// ```
 pub type AlertFn = Arc<dyn Fn(&WriterFailure<'_>) + Send + Sync>;
 
 /// Where checkpoints go.
+///
+/// ```
+/// # use audit_core::sink::file::{FileLog, FileLogOptions};
+/// use audit_core::sink::writer::{Witness, Writer, WriterConfig};
+/// # let dir = tempfile::tempdir()?;
+/// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+/// # let log = FileLog::open(&dir.path().join("audit.log"), key, FileLogOptions::default())?;
+/// let witness = dir.path().join("witness.log"); // on other storage, in production
+/// let config = WriterConfig { witness: Some(Witness::File(witness.clone())), ..WriterConfig::default() };
+/// let (writer, guard) = Writer::spawn(log, config)?;
+/// writer.flush()?; // publishes a checkpoint
+/// assert_eq!(guard.writer().metrics().checkpoints, 1);
+/// assert_eq!(std::fs::read_to_string(&witness)?.lines().count(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub enum Witness {
     /// Appended to this file (created 0600, fsynced each time). Put it on other storage.
@@ -132,6 +247,18 @@ impl std::fmt::Debug for Witness {
 }
 
 /// The writer's configuration.
+///
+/// ```
+/// use std::time::Duration;
+/// use audit_core::sink::writer::{Durability, WriterConfig};
+/// let config = WriterConfig {
+///     durability: Durability::Interval(Duration::from_millis(200)),
+///     rotate_bytes: Some(64 << 20),
+///     queue_capacity: 1024,
+///     ..WriterConfig::default()
+/// };
+/// assert!(config.lifecycle_records); // a default kept
+/// ```
 #[derive(Clone)]
 pub struct WriterConfig {
     /// When records reach the disk.
@@ -192,6 +319,20 @@ impl std::fmt::Debug for WriterConfig {
 }
 
 /// Why a record was not accepted or not made durable.
+///
+/// ```
+/// # use audit_core::record::{Outcome, Record};
+/// # use audit_core::sink::file::{FileLog, FileLogOptions};
+/// use audit_core::sink::writer::{SubmitError, Writer, WriterConfig};
+/// # let dir = tempfile::tempdir()?;
+/// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+/// # let log = FileLog::open(&dir.path().join("audit.log"), key, FileLogOptions::default())?;
+/// let (writer, guard) = Writer::spawn(log, WriterConfig::default())?;
+/// guard.shutdown()?;
+/// let late = writer.submit(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?);
+/// assert_eq!(late, Err(SubmitError::Stopped));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SubmitError {
@@ -207,6 +348,21 @@ pub enum SubmitError {
 }
 
 /// Counters of a writer (monotonic, since it started).
+///
+/// ```
+/// # use audit_core::record::{Outcome, Record};
+/// # use audit_core::sink::file::{FileLog, FileLogOptions};
+/// use audit_core::sink::writer::{Metrics, Writer, WriterConfig};
+/// # let dir = tempfile::tempdir()?;
+/// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+/// # let log = FileLog::open(&dir.path().join("audit.log"), key, FileLogOptions::default())?;
+/// let (writer, _guard) = Writer::spawn(log, WriterConfig::default())?;
+/// writer.submit(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+/// writer.flush()?;
+/// let Metrics { records_written, queue_depth, failures, .. } = writer.metrics();
+/// assert_eq!((records_written, queue_depth, failures), (2, 0, 0)); // with `audit.log.start`
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Metrics {
     /// Records written by the writer thread (including its own start, stop and rotation
@@ -337,11 +493,43 @@ impl Ack {
 
 /// The wait for one record to be durable ([`Durability::EveryRecord`]), from
 /// [`Writer::submit_nowait`]: [`wait`](Durable::wait) blocks, or `.await` it.
+///
+/// ```
+/// # use audit_core::record::{Outcome, Record};
+/// # use audit_core::sink::file::{FileLog, FileLogOptions};
+/// use audit_core::sink::writer::{Durability, Writer, WriterConfig};
+/// # let dir = tempfile::tempdir()?;
+/// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+/// # let log = FileLog::open(&dir.path().join("audit.log"), key, FileLogOptions::default())?;
+/// let config = WriterConfig { durability: Durability::EveryRecord, ..WriterConfig::default() };
+/// let (writer, _guard) = Writer::spawn(log, config)?;
+/// let record = Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?;
+/// let durable = writer.submit_nowait(record)?.expect("EveryRecord hands back the wait");
+/// // ... in async code: `durable.await?` ...
+/// durable.wait()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "the record is not known to be durable until the wait completes"]
 pub struct Durable(Arc<Ack>);
 
 impl Durable {
     /// Block until the record is on disk (or could not be written).
+    ///
+    /// ```
+    /// # use audit_core::record::{Outcome, Record};
+    /// # use audit_core::sink::file::{FileLog, FileLogOptions};
+    /// use audit_core::sink::writer::{Durability, Writer, WriterConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// # let log = FileLog::open(&dir.path().join("audit.log"), key, FileLogOptions::default())?;
+    /// let config = WriterConfig { durability: Durability::EveryRecord, ..WriterConfig::default() };
+    /// let (writer, _guard) = Writer::spawn(log, config)?;
+    /// let fsyncs = writer.metrics().fsyncs;
+    /// let record = Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?;
+    /// writer.submit_nowait(record)?.unwrap().wait()?;
+    /// assert!(writer.metrics().fsyncs > fsyncs);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wait(self) -> Result<(), SubmitError> {
         self.0.wait()
     }
@@ -367,6 +555,28 @@ enum Msg {
 }
 
 /// A handle to submit records; cheap to clone and share between threads.
+///
+/// ```
+/// # use audit_core::record::{Outcome, Record};
+/// # use audit_core::sink::file::{FileLog, FileLogOptions};
+/// use audit_core::sink::writer::{Writer, WriterConfig};
+/// # let dir = tempfile::tempdir()?;
+/// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+/// # let log = FileLog::open(&dir.path().join("audit.log"), key, FileLogOptions::default())?;
+/// let (writer, _guard) = Writer::spawn(log, WriterConfig::default())?;
+/// let threads: Vec<_> = (0..2)
+///     .map(|_| {
+///         let writer = writer.clone();
+///         std::thread::spawn(move || writer.submit(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH).unwrap()))
+///     })
+///     .collect();
+/// for t in threads {
+///     t.join().unwrap()?;
+/// }
+/// writer.flush()?;
+/// assert_eq!(writer.metrics().records_written, 3);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct Writer {
     tx: SyncSender<Msg>,
@@ -383,6 +593,18 @@ impl std::fmt::Debug for Writer {
 }
 
 /// Owns the worker thread: dropping it (or [`WriterGuard::shutdown`]) drains, syncs and stops.
+///
+/// ```
+/// # use audit_core::sink::file::{FileLog, FileLogOptions};
+/// use audit_core::sink::writer::{Writer, WriterConfig};
+/// # let dir = tempfile::tempdir()?;
+/// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+/// # let log = FileLog::open(&dir.path().join("audit.log"), key, FileLogOptions::default())?;
+/// let (writer, guard) = Writer::spawn(log, WriterConfig::default())?;
+/// drop(guard); // drains, writes `audit.log.stop`, syncs, joins the thread
+/// assert!(writer.flush().is_err()); // the writer has stopped
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "dropping the guard stops the writer"]
 pub struct WriterGuard {
     writer: Writer,
@@ -397,6 +619,19 @@ impl std::fmt::Debug for WriterGuard {
 
 impl Writer {
     /// Start the worker thread for `log`.
+    ///
+    /// ```
+    /// # use audit_core::sink::file::{FileLog, FileLogOptions};
+    /// use audit_core::sink::writer::{Writer, WriterConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// let log = FileLog::open(&dir.path().join("audit.log"), key, FileLogOptions::default())?;
+    /// let config = WriterConfig { lifecycle_records: false, ..WriterConfig::default() };
+    /// let (writer, guard) = Writer::spawn(log, config)?;
+    /// assert_eq!(writer.metrics().records_written, 0);
+    /// guard.shutdown()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn spawn(log: FileLog, config: WriterConfig) -> Result<(Writer, WriterGuard), SinkError> {
         let (tx, rx) = sync_channel(config.queue_capacity.max(1));
         let shared = Arc::new(Shared {
@@ -444,6 +679,22 @@ impl Writer {
 
     /// Hand a record to the writer. Waits when the queue is full; with
     /// [`Durability::EveryRecord`], waits until the record is on disk.
+    ///
+    /// ```
+    /// # use audit_core::record::{Outcome, Record};
+    /// # use audit_core::sink::file::{FileLog, FileLogOptions};
+    /// use audit_core::sink::writer::{Writer, WriterConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// # let log = FileLog::open(&dir.path().join("audit.log"), key, FileLogOptions::default())?;
+    /// let (writer, guard) = Writer::spawn(log, WriterConfig::default())?;
+    /// let mut record = Record::new("user.password.change", Outcome::Success, std::time::UNIX_EPOCH)?;
+    /// record.set_reason("expired");
+    /// writer.submit(record)?;
+    /// guard.shutdown()?;
+    /// assert!(std::fs::read_to_string(dir.path().join("audit.log"))?.contains("user.password.change"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn submit(&self, record: Record) -> Result<(), SubmitError> {
         match self.submit_nowait(record)? {
             Some(durable) => durable.wait(),
@@ -455,6 +706,19 @@ impl Writer {
     /// [`Durability::EveryRecord`] the wait is returned (await it, or
     /// [`wait`](Durable::wait)), so that async callers do not block their executor's thread
     /// and share fsyncs with every other caller. Waits when the queue is full.
+    ///
+    /// ```
+    /// # use audit_core::record::{Outcome, Record};
+    /// # use audit_core::sink::file::{FileLog, FileLogOptions};
+    /// use audit_core::sink::writer::{Writer, WriterConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// # let log = FileLog::open(&dir.path().join("audit.log"), key, FileLogOptions::default())?;
+    /// let (writer, _guard) = Writer::spawn(log, WriterConfig::default())?; // `Durability::Os`
+    /// let record = Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?;
+    /// assert!(writer.submit_nowait(record)?.is_none()); // nothing to wait for
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn submit_nowait(&self, record: Record) -> Result<Option<Durable>, SubmitError> {
         if let Some(reason) = self.failed() {
             return Err(SubmitError::FailedClosed(reason));
@@ -512,6 +776,20 @@ impl Writer {
     }
 
     /// Write everything queued so far, fsync, and publish a checkpoint if a witness is set.
+    ///
+    /// ```
+    /// # use audit_core::record::{Outcome, Record};
+    /// # use audit_core::sink::file::{FileLog, FileLogOptions};
+    /// use audit_core::sink::writer::{Writer, WriterConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// # let log = FileLog::open(&dir.path().join("audit.log"), key, FileLogOptions::default())?;
+    /// let (writer, _guard) = Writer::spawn(log, WriterConfig::default())?;
+    /// writer.submit(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+    /// writer.flush()?;
+    /// assert!(std::fs::read_to_string(dir.path().join("audit.log"))?.contains("auth.login"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn flush(&self) -> Result<(), SubmitError> {
         let ack = Ack::new();
         self.tx
@@ -540,11 +818,40 @@ impl Writer {
     }
 
     /// `Some(reason)` once the writer failed closed.
+    ///
+    /// ```
+    /// # use audit_core::sink::file::{FileLog, FileLogOptions};
+    /// use audit_core::sink::writer::{Writer, WriterConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// # let log = FileLog::open(&dir.path().join("audit.log"), key, FileLogOptions::default())?;
+    /// let (writer, _guard) = Writer::spawn(log, WriterConfig::default())?;
+    /// if let Some(reason) = writer.failed() {
+    ///     panic!("refusing to act without an audit record: {reason}");
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn failed(&self) -> Option<String> {
         self.shared.failed_reason()
     }
 
     /// The writer's counters.
+    ///
+    /// ```
+    /// # use audit_core::record::{Outcome, Record};
+    /// # use audit_core::sink::file::{FileLog, FileLogOptions};
+    /// use audit_core::sink::writer::{Writer, WriterConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// # let log = FileLog::open(&dir.path().join("audit.log"), key, FileLogOptions::default())?;
+    /// let (writer, _guard) = Writer::spawn(log, WriterConfig::default())?;
+    /// let record = Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?;
+    /// writer.submit(record)?;
+    /// writer.flush()?;
+    /// let metrics = writer.metrics();
+    /// assert!(metrics.fsyncs >= 1 && metrics.bytes_written > 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn metrics(&self) -> Metrics {
         let c = &self.shared.counters;
         let submitted = c.submitted.load(Ordering::Relaxed);
@@ -570,12 +877,36 @@ fn c_processed(c: &Counters) -> u64 {
 
 impl WriterGuard {
     /// The handle (also returned by [`Writer::spawn`]).
+    ///
+    /// ```
+    /// # use audit_core::sink::file::{FileLog, FileLogOptions};
+    /// use audit_core::sink::writer::{Writer, WriterConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// # let log = FileLog::open(&dir.path().join("audit.log"), key, FileLogOptions::default())?;
+    /// let (_, guard) = Writer::spawn(log, WriterConfig::default())?;
+    /// let writer = guard.writer().clone();
+    /// writer.flush()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn writer(&self) -> &Writer {
         &self.writer
     }
 
     /// Drain the queue, write the stop record and a final checkpoint, fsync, and join the
     /// worker.
+    ///
+    /// ```
+    /// # use audit_core::sink::file::{FileLog, FileLogOptions};
+    /// use audit_core::sink::writer::{Writer, WriterConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// # let log = FileLog::open(&dir.path().join("audit.log"), key, FileLogOptions::default())?;
+    /// let (writer, guard) = Writer::spawn(log, WriterConfig::default())?;
+    /// guard.shutdown()?; // call before `std::process::exit`, which skips destructors
+    /// assert_eq!(writer.metrics().records_written, 2); // `audit.log.start` and `audit.log.stop`
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn shutdown(mut self) -> Result<(), SubmitError> {
         self.stop()
     }
