@@ -350,7 +350,17 @@ impl FlatRecord {
     }
 
     /// `event.parent_id`: the id of the action this one ran inside.
-    /// (Example: see [`set_event_id`](FlatRecord::set_event_id).)
+    ///
+    /// ```
+    /// use audit_core::flat::FlatRecord;
+    /// use audit_core::record::Outcome;
+    /// let mut flat = FlatRecord::new("payment.refund", Outcome::Success, std::time::UNIX_EPOCH)?;
+    /// flat.set_parent_event_id("00000000000000a0");
+    /// let body = flat.into_record().into_body();
+    /// let event = body.get("event").unwrap();
+    /// assert_eq!(event.get_path("parent_id").unwrap().as_str(), Some("00000000000000a0"));
+    /// # Ok::<(), audit_core::record::RecordError>(())
+    /// ```
     pub fn set_parent_event_id(&mut self, id: &str) {
         self.push_text("event.parent_id", id);
     }
@@ -389,7 +399,18 @@ impl FlatRecord {
     }
 
     /// [`Record::set_duration`]: `event.duration` in nanoseconds, saturating at 2^53 - 1.
-    /// (Example: see [`set_reason`](FlatRecord::set_reason).)
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use audit_core::flat::FlatRecord;
+    /// use audit_core::record::Outcome;
+    /// let mut flat = FlatRecord::new("report.export", Outcome::Success, std::time::UNIX_EPOCH)?;
+    /// flat.set_duration(Duration::from_secs(u64::MAX)); // far past 2^53 ns
+    /// let body = flat.into_record().into_body();
+    /// let event = body.get("event").unwrap();
+    /// assert_eq!(event.get_path("duration").unwrap().as_i64(), Some((1 << 53) - 1));
+    /// # Ok::<(), audit_core::record::RecordError>(())
+    /// ```
     pub fn set_duration(&mut self, d: Duration) {
         let ns = i64::try_from(d.as_nanos()).map_or(MAX_SAFE_INTEGER, |n| n.min(MAX_SAFE_INTEGER));
         self.push("event.duration", ns);

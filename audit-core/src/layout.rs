@@ -78,6 +78,20 @@ pub struct LayoutStats {
 
 /// Layouts for the member lists seen so far (see the [module docs](self)). Small and meant to
 /// be kept per thread: it is not shared, and takes no lock.
+///
+/// ```
+/// use audit_core::{flat::FlatRecord, layout::LayoutCache, record::Outcome, redact::Policy};
+/// let mut cache = LayoutCache::new();
+/// for user in ["alice", "bob"] {
+///     let mut flat = FlatRecord::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?;
+///     flat.set_actor(user);
+///     // The same bytes as the tree path gives, the second time from the cached layout.
+///     let expected = flat.clone().into_unsealed(Policy::builtin());
+///     assert_eq!(cache.unsealed(flat, Policy::builtin()), expected);
+/// }
+/// assert_eq!((cache.stats().misses, cache.stats().hits), (1, 1));
+/// # Ok::<(), audit_core::record::RecordError>(())
+/// ```
 #[derive(Debug, Default)]
 pub struct LayoutCache {
     layouts: Vec<Layout>,
@@ -176,7 +190,17 @@ impl LayoutCache {
         LayoutCache::default()
     }
 
-    /// What the cache has done so far (see the [module docs](self) for an example).
+    /// What the cache has done so far.
+    ///
+    /// ```
+    /// use audit_core::{flat::FlatRecord, layout::LayoutCache, record::Outcome, redact::Policy};
+    /// let mut cache = LayoutCache::new();
+    /// let flat = FlatRecord::new("auth.logout", Outcome::Success, std::time::UNIX_EPOCH)?;
+    /// let _ = cache.unsealed(flat, Policy::builtin());
+    /// assert_eq!(cache.stats().misses, 1); // a new list of names: a layout was worked out
+    /// assert_eq!(cache.stats().hits, 0);
+    /// # Ok::<(), audit_core::record::RecordError>(())
+    /// ```
     pub fn stats(&self) -> LayoutStats {
         self.stats
     }
@@ -204,7 +228,16 @@ impl LayoutCache {
     }
 
     /// How many buffers the cache holds for the next records.
-    /// (Example: see [`add_buffers`](LayoutCache::add_buffers).)
+    ///
+    /// ```
+    /// use audit_core::{flat::FlatRecord, layout::LayoutCache, record::Outcome, redact::Policy};
+    /// let mut cache = LayoutCache::new();
+    /// cache.add_buffers(vec![String::new(); 2]);
+    /// let flat = FlatRecord::new("auth.logout", Outcome::Success, std::time::UNIX_EPOCH)?;
+    /// let _ = cache.unsealed(flat, Policy::builtin()); // written into one of them
+    /// assert_eq!(cache.buffers(), 1);
+    /// # Ok::<(), audit_core::record::RecordError>(())
+    /// ```
     pub fn buffers(&self) -> usize {
         self.buffers.len()
     }

@@ -487,7 +487,24 @@ impl Sealer {
     /// Every line sealed so far is written to the log: if the key has evolved, its state
     /// file may now be rewritten (in the background). The error of an earlier rewrite that
     /// failed is returned here (the new state is then given on the next call).
-    /// (Example: see [`sync_key_state`](Self::sync_key_state).)
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use audit_core::{keys::SealingKey, record::{Outcome, Record}, seal::Sealer};
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("writer.key");
+    /// let (key, _) = SealingKey::generate("k1", 2)?;
+    /// let mut sealer = Sealer::new_chain(key)?.persist_key_every(&path, Duration::ZERO)?;
+    /// for _ in 0..4 {
+    ///     sealer.seal(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+    /// }
+    /// sealer.sync_key_state()?;
+    /// assert_eq!(SealingKey::load(&path)?.epoch(), 0); // not ahead of a log that lacks them
+    /// sealer.lines_written()?; // (the four lines are in the log now)
+    /// sealer.sync_key_state()?;
+    /// assert_eq!(SealingKey::load(&path)?.epoch(), 1); // the epoch of seq 2 and 3
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn lines_written(&mut self) -> Result<(), SealError> {
         self.unwritten_from = self.next_seq;
         if let (true, Some(state)) = (self.state_due, &self.state) {

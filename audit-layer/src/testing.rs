@@ -29,8 +29,20 @@ use audit_core::record::Record;
 use audit_core::seal::Sealer;
 
 /// The kid of the fixed test key.
+///
+/// ```
+/// assert_eq!(audit_layer::testing::verification_key().kid(), audit_layer::testing::TEST_KID);
+/// ```
 pub const TEST_KID: &str = "test";
 /// The chain id used by [`capture_sealed`].
+///
+/// ```
+/// #[audit_layer::audited(event = "auth.logout")]
+/// fn logout() {}
+/// let ((), records) = audit_layer::testing::capture_sealed(logout);
+/// let chain = records[0].get_path("audit.chain").and_then(|v| v.as_str());
+/// assert_eq!(chain, Some(audit_layer::testing::TEST_CHAIN));
+/// ```
 pub const TEST_CHAIN: &str = "test-chain";
 /// 2026-01-01T00:00:00Z.
 const START: u64 = 1_767_225_600;
@@ -45,6 +57,12 @@ thread_local! {
 }
 
 /// The fixed verification key of the test chain (32 bytes of 0x42, epoch length 1024).
+///
+/// ```
+/// let vk = audit_layer::testing::verification_key();
+/// assert_eq!((vk.kid(), vk.epoch_len()), ("test", 1024));
+/// assert!(!format!("{vk:?}").contains("4242"), "Debug shows no key bytes");
+/// ```
 pub fn verification_key() -> VerificationKey {
     VerificationKey::from_bytes(TEST_KID, 1024, &[0x42; 32]).unwrap_or_else(|_| unreachable!())
 }

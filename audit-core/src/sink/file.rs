@@ -270,8 +270,31 @@ impl ClosedFile {
         &self.path
     }
 
-    /// `fdatasync` the file, then release it (its lock with it).
-    /// (Example: see [`FileLog::rotate_unsynced`].)
+    /// `fdatasync` the file, then release it (its lock with it). A failure names the file:
+    /// its last lines may not be on disk (keep the log's writer alerted, as for any sync).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// use audit_core::sink::file::{FaultHook, FileLog, FileLogOptions, IoOp, SinkError};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (key, _) = audit_core::keys::SealingKey::generate("k1", 1024)?;
+    /// let failing = Arc::new(AtomicBool::new(false));
+    /// let fail = failing.clone();
+    /// let hook: FaultHook = Arc::new(move |op| {
+    ///     (op == IoOp::Sync && fail.load(Ordering::Relaxed)).then(|| std::io::Error::other("I/O error"))
+    /// });
+    /// let opts = FileLogOptions { fault_hook: Some(hook), ..FileLogOptions::default() };
+    /// let mut log = FileLog::open_dir(dir.path(), "audit", key, opts)?;
+    /// let closed = log.rotate_unsynced()?;
+    /// let left = closed.path().to_path_buf();
+    /// failing.store(true, Ordering::Relaxed);
+    /// match closed.sync() {
+    ///     Err(SinkError::Io { path, .. }) => assert_eq!(path, left),
+    ///     other => panic!("expected the sync to fail: {other:?}"),
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sync(self) -> Result<(), SinkError> {
         sync_data(&self.file, &self.path, self.fault.as_ref())
     }
@@ -507,8 +530,23 @@ impl FileLog {
 
     /// Wait until the sealing key's state file holds the newest key it has been given (it
     /// is rewritten in the background: see [`Sealer::persist_key_to`] and
-    /// [`advance_key_state`](FileLog::advance_key_state), whose example shows it); the error
-    /// of a rewrite that failed.
+    /// [`advance_key_state`](FileLog::advance_key_state)); the error of a rewrite that failed.
+    ///
+    /// ```
+    /// use audit_core::{keys::SealingKey, record::{Outcome, Record}};
+    /// use audit_core::sink::file::{FileLog, FileLogOptions};
+    /// let dir = tempfile::tempdir()?;
+    /// let state = dir.path().join("writer.key");
+    /// let (key, _) = SealingKey::generate("k1", 2)?;
+    /// let opts = FileLogOptions { key_state_path: Some(state.clone()), ..Default::default() };
+    /// let mut log = FileLog::open(&dir.path().join("audit.log"), key, opts)?;
+    /// for _ in 0..6 {
+    ///     log.append(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+    /// }
+    /// log.sync_key_state()?; // the rewrites run in the background: wait for them
+    /// assert_eq!(SealingKey::load(&state)?.epoch(), log.sealer().key().epoch());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sync_key_state(&mut self) -> Result<(), SinkError> {
         if let Some(e) = self.take_key_state_error() {
             return Err(e);
@@ -712,8 +750,24 @@ impl FileLog {
     }
 
     /// The failure of a rewrite of the key's state file since the last call, if one failed
-    /// (the lines themselves were written). (Example: see
-    /// [`advance_key_state`](FileLog::advance_key_state).)
+    /// (the lines themselves were written). A writer reports it and goes on: the next
+    /// rewrite carries the newest key anyway.
+    ///
+    /// ```
+    /// use audit_core::{keys::SealingKey, record::{Outcome, Record}};
+    /// use audit_core::sink::file::{FileLog, FileLogOptions};
+    /// let dir = tempfile::tempdir()?;
+    /// let (key, _) = SealingKey::generate("k1", 2)?;
+    /// let opts = FileLogOptions {
+    ///     key_state_path: Some(dir.path().join("writer.key")),
+    ///     ..Default::default()
+    /// };
+    /// let mut log = FileLog::open(&dir.path().join("audit.log"), key, opts)?;
+    /// log.append(Record::new("auth.login", Outcome::Success, std::time::UNIX_EPOCH)?)?;
+    /// log.sync_key_state()?;
+    /// assert!(log.take_key_state_error().is_none(), "every rewrite succeeded");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn take_key_state_error(&mut self) -> Option<SinkError> {
         self.key_state_error.take().map(SinkError::from)
     }
