@@ -316,6 +316,24 @@ pub struct Sealer {
     /// The first seq not known to be written to the log (the lines before it are): a key
     /// stored by [`rotate_key`](Sealer::rotate_key) is stored at this seq's epoch.
     unwritten_from: u64,
+    /// `"audit":{"chain":<chain>,"kid":<kid>,`: the same in every line until the key is
+    /// rotated ([`audit_head`]).
+    head: String,
+    /// The rest of the integrity object of the line being sealed (kept: no allocation per
+    /// line).
+    tail: String,
+}
+
+/// The start of the integrity object of every line sealed under `kid` in `chain`: its
+/// members before `mac`, in canonical order.
+fn audit_head(chain: &str, kid: &str) -> String {
+    let mut head = String::with_capacity(32 + chain.len() + kid.len());
+    head.push_str("\"audit\":{\"chain\":");
+    write_string(&mut head, chain);
+    head.push_str(",\"kid\":");
+    write_string(&mut head, kid);
+    head.push(',');
+    head
 }
 
 /// Check a chain id: 1 to 64 characters from `0-9 a-z A-Z - _`.
@@ -400,6 +418,8 @@ impl Sealer {
         key.advance_to(key.epoch_of(next_seq))?;
         let mac_key = key.mac_key();
         Ok(Sealer {
+            head: audit_head(&chain, key.kid()),
+            tail: String::with_capacity(112),
             key,
             mac_key,
             chain,
@@ -616,6 +636,7 @@ impl Sealer {
         let evolved = key.advance_to(key.epoch_of(self.next_seq))?;
         self.state_due = evolved && self.state.is_some();
         self.mac_key = key.mac_key();
+        self.head = audit_head(&self.chain, key.kid());
         self.key = key;
         Ok(())
     }
@@ -715,22 +736,18 @@ impl Sealer {
         let (before, after) = json.split_at(at);
         let lead: &[u8] = if at > 1 { b"," } else { b"" };
         let trail: &[u8] = if at == 1 && json.len() > 2 { b"," } else { b"" };
-        let mut head = String::with_capacity(96);
-        let mut tail = String::with_capacity(112);
-        self.write_audit(&mut head, &mut tail, seq);
-        let mac = encode_mac_bytes(&self.mac_key.mac_parts(&[
-            before,
-            lead,
-            head.as_bytes(),
-            tail.as_bytes(),
-            trail,
-            after,
-        ]));
-        for part in [before, lead, head.as_bytes(), b"\"mac\":\""] {
+        self.write_tail(seq);
+        let (head, tail) = (self.head.as_bytes(), self.tail.as_bytes());
+        let mac = encode_mac_bytes(
+            &self
+                .mac_key
+                .mac_parts(&[before, lead, head, tail, trail, after]),
+        );
+        for part in [before, lead, head, b"\"mac\":\""] {
             out.extend_from_slice(part);
         }
         out.extend_from_slice(&mac);
-        for part in [b"\",", tail.as_bytes(), trail, after, b"\n"] {
+        for part in [b"\",", tail, trail, after, b"\n"] {
             out.extend_from_slice(part);
         }
         self.next_seq = seq + 1;
@@ -743,12 +760,10 @@ impl Sealer {
 
     /// The integrity object without its `mac`: `"audit":{"chain":..,"kid":..,` into `head`,
     /// `"prev":..,"seq":..,"v":1}` into `tail` (`mac` goes between them).
-    fn write_audit(&self, head: &mut String, tail: &mut String, seq: u64) {
-        head.push_str("\"audit\":{\"chain\":");
-        write_string(head, &self.chain);
-        head.push_str(",\"kid\":");
-        write_string(head, self.key.kid());
-        head.push(',');
+    /// The integrity object's members after `mac`, for the line at `seq`, into `self.tail`.
+    fn write_tail(&mut self, seq: u64) {
+        let tail = &mut self.tail;
+        tail.clear();
         tail.push_str("\"prev\":");
         write_string(tail, &self.prev);
         tail.push_str(",\"seq\":");
