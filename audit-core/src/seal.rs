@@ -889,8 +889,19 @@ mod tests {
             ));
             prev = sealed.mac.clone();
         }
-        // Once written, the file follows the key to the epoch of the next line, as usual.
+        // The sealer that rotated goes on under the new kid (seq 7, epoch 3).
         let mut sealer = sealer;
+        let next = sealer.seal(record().unwrap()).unwrap();
+        let v = parse_canonical(next.line.trim_end()).unwrap();
+        assert_eq!(v.get_path("audit.kid").unwrap().as_str(), Some("k2"));
+        let mk = crate::keys::EpochCache::default()
+            .mac_key(&new_vk, 3, 10)
+            .unwrap();
+        assert!(mac_matches(
+            &record_mac(&mk, v.as_object().unwrap()),
+            &next.mac
+        ));
+        // Once written, the file follows the key to the epoch of the last line, as usual.
         sealer.lines_written().unwrap();
         sealer.sync_key_state().unwrap();
         assert_eq!(
