@@ -132,13 +132,16 @@ struct LineBits {
 fn line_bits(line: &[u8], quotes: &mut [u64; HOP_BLOCKS]) -> LineBits {
     debug_assert!(line.len() <= HOP_MAX_LINE);
     let mut odd = false;
-    let mut chunks = line.chunks_exact(64);
-    for (blk, m) in chunks.by_ref().zip(quotes.iter_mut()) {
+    let (blocks, rest) = line.as_chunks::<64>();
+    for (blk, m) in blocks.iter().zip(quotes.iter_mut()) {
         *m = quote_mask(blk, &mut odd);
     }
-    let rest = chunks.remainder();
     if !rest.is_empty() {
-        quotes[line.len() / 64] = quote_mask(rest, &mut odd);
+        // The last block padded with spaces (neither quotes nor odd bytes), so that it
+        // takes the same unrolled code as the others.
+        let mut last = [b' '; 64];
+        last[..rest.len()].copy_from_slice(rest);
+        quotes[line.len() / 64] = quote_mask(&last, &mut odd);
     }
     if odd {
         odd_bits(line)
@@ -165,10 +168,10 @@ fn odd_bits(line: &[u8]) -> LineBits {
     }
 }
 
-/// Bit `i` set when `blk[i]` is `"` (`blk` has at most 64 bytes); sets `odd` when a byte
-/// is below 0x20, above 0x7F (negative as `i8`) or a backslash.
+/// Bit `i` set when `blk[i]` is `"`; sets `odd` when a byte is below 0x20, above 0x7F
+/// (negative as `i8`) or a backslash.
 #[inline]
-fn quote_mask(blk: &[u8], odd: &mut bool) -> u64 {
+fn quote_mask(blk: &[u8; 64], odd: &mut bool) -> u64 {
     let mut flags = [0u8; 64];
     let mut any = 0u8;
     for (f, &c) in flags.iter_mut().zip(blk) {
@@ -211,11 +214,10 @@ fn hop_line(line: &[u8]) -> Hop {
         b: line,
         quotes: &quotes,
         ascii: bits.ascii,
-        p: 0,
         audit: None,
         action: None,
     };
-    if line.first() != Some(&b'{') || h.object(1, Ctx::Top).is_none() || h.p != line.len() {
+    if line.first() != Some(&b'{') || h.object(0, 1, Ctx::Top) != Some(line.len()) {
         return Hop::Refused;
     }
     match h.audit {
@@ -232,13 +234,15 @@ fn hop_line(line: &[u8]) -> Hop {
 /// itself), and ends at the next quote, which the mask gives without a loop. It accepts
 /// the same grammar as [`Scanner`], and matches the `audit` value against the one shape of
 /// a sealed record directly.
+///
+/// Its methods take the position where their token starts and return the position after
+/// it (so that the position stays in a register rather than in the struct).
 struct Hopper<'a> {
     /// The line, without its newline.
     b: &'a [u8],
     quotes: &'a [u64; HOP_BLOCKS],
     /// The whole line is ASCII (so key order is byte order).
     ascii: bool,
-    p: usize,
     /// The `audit` member, matched.
     audit: Option<SealedLine>,
     /// The content of `event.action` when it is a string.
@@ -247,8 +251,8 @@ struct Hopper<'a> {
 
 impl Hopper<'_> {
     #[inline]
-    fn peek(&self) -> Option<u8> {
-        self.b.get(self.p).copied()
+    fn at(&self, p: usize) -> Option<u8> {
+        self.b.get(p).copied()
     }
 
     /// The position of the first quote at or after `p`.
@@ -265,80 +269,66 @@ impl Hopper<'_> {
         (q < self.b.len()).then_some(q)
     }
 
-    /// A string at `p` (which holds `"`): its content range.
+    /// A string whose opening quote is at `p`: its content range (its closing quote is at
+    /// the range's end).
     #[inline]
-    fn string(&mut self) -> Option<Range<usize>> {
-        let start = self.p + 1;
-        let end = self.next_quote(start)?;
-        self.p = end + 1;
-        Some(start..end)
+    fn string(&self, p: usize) -> Option<Range<usize>> {
+        let start = p + 1;
+        Some(start..self.next_quote(start)?)
     }
 
     /// The bytes `word` at `p` (a fixed-size compare, which compiles to a few loads).
     #[inline(always)]
-    fn literal<const N: usize>(&mut self, word: &[u8; N]) -> Option<()> {
-        let at: &[u8; N] = self.b.get(self.p..self.p + N)?.try_into().ok()?;
-        if at == word {
-            self.p += N;
-            Some(())
-        } else {
-            None
-        }
+    fn literal<const N: usize>(&self, p: usize, word: &[u8; N]) -> Option<usize> {
+        let at: &[u8; N] = self.b.get(p..p + N)?.try_into().ok()?;
+        (at == word).then_some(p + N)
     }
 
-    fn value(&mut self, level: usize) -> Option<()> {
-        match self.peek()? {
-            b'"' => self.string().map(|_| ()),
-            b'{' => self.object(level, Ctx::Other),
-            b'[' => self.array(level),
-            b'-' | b'0'..=b'9' => {
-                self.p = canonical_integer(self.b, self.p)?.0;
-                Some(())
-            }
-            b't' => self.literal(b"true"),
-            b'f' => self.literal(b"false"),
-            b'n' => self.literal(b"null"),
+    fn value(&mut self, p: usize, level: usize) -> Option<usize> {
+        match self.at(p)? {
+            b'"' => Some(self.string(p)?.end + 1),
+            b'{' => self.object(p, level, Ctx::Other),
+            b'[' => self.array(p, level),
+            b'-' | b'0'..=b'9' => Some(canonical_integer(self.b, p)?.0),
+            b't' => self.literal(p, b"true"),
+            b'f' => self.literal(p, b"false"),
+            b'n' => self.literal(p, b"null"),
             _ => None,
         }
     }
 
-    fn array(&mut self, level: usize) -> Option<()> {
+    fn array(&mut self, p: usize, level: usize) -> Option<usize> {
         if level > MAX_FAST_DEPTH {
             return None;
         }
-        self.p += 1;
-        if self.peek()? == b']' {
-            self.p += 1;
-            return Some(());
+        let mut p = p + 1;
+        if self.at(p)? == b']' {
+            return Some(p + 1);
         }
         loop {
-            self.value(level + 1)?;
-            match self.peek()? {
-                b',' => self.p += 1,
-                b']' => {
-                    self.p += 1;
-                    return Some(());
-                }
+            p = self.value(p, level + 1)?;
+            match self.at(p)? {
+                b',' => p += 1,
+                b']' => return Some(p + 1),
                 _ => return None,
             }
         }
     }
 
-    fn object(&mut self, level: usize, ctx: Ctx) -> Option<()> {
+    fn object(&mut self, p: usize, level: usize, ctx: Ctx) -> Option<usize> {
         if level > MAX_FAST_DEPTH {
             return None;
         }
-        self.p += 1;
-        if self.peek()? == b'}' {
-            self.p += 1;
-            return Some(());
+        let mut p = p + 1;
+        if self.at(p)? == b'}' {
+            return Some(p + 1);
         }
         let mut prev: Option<Range<usize>> = None;
         loop {
-            if self.peek()? != b'"' {
+            if self.at(p)? != b'"' {
                 return None;
             }
-            let key = self.string()?;
+            let key = self.string(p)?;
             let name = &self.b[key.clone()];
             if let Some(prev) = prev {
                 let prev = &self.b[prev];
@@ -356,47 +346,46 @@ impl Hopper<'_> {
                     return None; // out of order, or a duplicate
                 }
             }
+            p = key.end + 1;
             prev = Some(key);
-            if self.peek()? != b':' {
+            if self.at(p)? != b':' {
                 return None;
             }
-            self.p += 1;
-            match (ctx, name) {
+            p += 1;
+            let first = self.at(p)?;
+            p = match (ctx, name) {
                 (Ctx::Top, b"audit") => {
-                    let sealed = self.audit_value()?;
+                    let sealed = self.audit_value(p)?;
+                    let end = sealed.audit.end;
                     self.audit = Some(sealed);
+                    end
                 }
-                (Ctx::Top, b"event") => {
-                    if self.peek()? == b'{' {
-                        self.object(level + 1, Ctx::Event)?;
-                    } else {
-                        self.value(level + 1)?;
-                    }
+                (Ctx::Top, b"event") if first == b'{' => self.object(p, level + 1, Ctx::Event)?,
+                (Ctx::Event, b"action") if first == b'"' => {
+                    let action = self.string(p)?;
+                    let end = action.end + 1;
+                    self.action = Some(action);
+                    end
                 }
-                (Ctx::Event, b"action") if self.peek()? == b'"' => {
-                    self.action = Some(self.string()?);
-                }
-                _ => self.value(level + 1)?,
-            }
-            match self.peek()? {
-                b',' => self.p += 1,
-                b'}' => {
-                    self.p += 1;
-                    return Some(());
-                }
+                // Most values are strings: no call for them.
+                _ if first == b'"' => self.string(p)?.end + 1,
+                _ => self.value(p, level + 1)?,
+            };
+            match self.at(p)? {
+                b',' => p += 1,
+                b'}' => return Some(p + 1),
                 _ => return None,
             }
         }
     }
 
-    /// The value of the top-level `audit` member, which must be exactly
+    /// The value of the top-level `audit` member at `p`, which must be exactly
     /// `{"chain":C,"kid":K,"mac":M,"prev":P,"seq":N,"v":1}` (see [`audit_member`], which
     /// checks the same shape on an already scanned value).
-    fn audit_value(&mut self) -> Option<SealedLine> {
+    fn audit_value(&self, start: usize) -> Option<SealedLine> {
         let b = self.b;
-        let start = self.p;
-        self.literal(b"{\"chain\":\"")?;
-        let chain = self.p..self.next_quote(self.p)?;
+        let p = self.literal(start, b"{\"chain\":\"")?;
+        let chain = p..self.next_quote(p)?;
         let chain_ok = chain.len() <= 64
             && b[chain.clone()].iter().fold(!chain.is_empty(), |all, &c| {
                 all & (c.is_ascii_alphanumeric() | (c == b'-') | (c == b'_'))
@@ -404,9 +393,8 @@ impl Hopper<'_> {
         if !chain_ok {
             return None;
         }
-        self.p = chain.end;
-        self.literal(b"\",\"kid\":\"")?;
-        let kid = self.p..self.next_quote(self.p)?;
+        let p = self.literal(chain.end, b"\",\"kid\":\"")?;
+        let kid = p..self.next_quote(p)?;
         let kid_ok = kid.len() <= 64
             && b[kid.clone()].iter().fold(!kid.is_empty(), |all, &c| {
                 all & (c.is_ascii_alphanumeric() | matches!(c, b'.' | b'_' | b'-'))
@@ -414,23 +402,20 @@ impl Hopper<'_> {
         if !kid_ok {
             return None;
         }
-        self.p = kid.end;
-        let cut_start = self.p + 2; // at `"mac"`
-        self.literal(b"\",\"mac\":\"")?;
-        let mac = self.hex64()?;
-        self.literal(b"\",")?;
-        let cut_end = self.p; // after the comma: at `"prev"`
-        self.literal(b"\"prev\":\"")?;
-        let prev = self.hex64()?;
-        self.literal(b"\",\"seq\":")?;
-        if self.peek()? == b'-' {
+        let cut_start = kid.end + 2; // at `"mac"`
+        let p = self.literal(kid.end, b"\",\"mac\":\"")?;
+        let mac = self.hex64(p)?;
+        let cut_end = self.literal(mac.end, b"\",")?; // after the comma: at `"prev"`
+        let p = self.literal(cut_end, b"\"prev\":\"")?;
+        let prev = self.hex64(p)?;
+        let p = self.literal(prev.end, b"\",\"seq\":")?;
+        if self.at(p)? == b'-' {
             return None;
         }
-        let (after, seq) = canonical_integer(b, self.p)?;
-        self.p = after;
-        self.literal(b",\"v\":1}")?;
+        let (after, seq) = canonical_integer(b, p)?;
+        let end = self.literal(after, b",\"v\":1}")?;
         Some(SealedLine {
-            audit: start..self.p,
+            audit: start..end,
             chain,
             kid,
             mac,
@@ -441,20 +426,15 @@ impl Hopper<'_> {
         })
     }
 
-    /// 64 lowercase hex digits (followed by anything).
+    /// 64 lowercase hex digits at `start` (followed by anything).
     #[inline]
-    fn hex64(&mut self) -> Option<Range<usize>> {
-        let start = self.p;
+    fn hex64(&self, start: usize) -> Option<Range<usize>> {
         let digits = self.b.get(start..start + 64)?;
         // No early exit: this vectorizes.
         let ok = digits
             .iter()
             .fold(true, |all, &c| all & matches!(c, b'0'..=b'9' | b'a'..=b'f'));
-        if !ok {
-            return None;
-        }
-        self.p = start + 64;
-        Some(start..self.p)
+        ok.then_some(start..start + 64)
     }
 }
 
